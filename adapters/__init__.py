@@ -1,0 +1,1 @@
+"""Adapters: persistence, transcoding, ciphers, import/export and the composition root."""

@@ -1,0 +1,1 @@
+"""The ``miljo`` command-line interface."""

@@ -1,0 +1,154 @@
+"""Named domain errors.
+
+Every error carries context as attributes and renders a message that is safe to show and to
+log: it names ids, codes, dates and rules, never a person's name or free text.
+The CLI maps the families below to exit codes (docs/cli.md):
+
+* ``InvalidValue``      - a value is malformed (bad input)
+* ``RuleViolation``     - a business rule refuses the command
+* ``NotFound``          - an id, school or student number does not exist
+* ``ConcurrencyConflict`` - the command kept colliding with other writers
+* ``AccessDenied``      - the actor's role may not do this
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidValue(DomainError):
+    """A value does not have the required form."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"invalid {what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class RuleViolation(DomainError):
+    """A business rule refuses the command. Subclasses name the rule."""
+
+    rule = "rule"
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.context = context
+
+
+class NotFound(DomainError):
+    """Something named by the caller does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} not found: {key}")
+        self.kind = kind
+        self.key = key
+
+
+class ConcurrencyConflict(DomainError):
+    """A command collided with concurrent writers more often than the retry limit."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        super().__init__(f"{what} conflicted with concurrent changes {attempts} times; try again")
+        self.what = what
+        self.attempts = attempts
+
+
+class AccessDenied(DomainError):
+    """The actor's role may not perform this operation."""
+
+    def __init__(self, role: str, operation: str) -> None:
+        super().__init__(f"role {role} may not {operation}")
+        self.role = role
+        self.operation = operation
+
+
+# --- Named rule violations -------------------------------------------------------------------
+
+
+class AlreadyExists(RuleViolation):
+    rule = "already-exists"
+
+
+class StudentNotActive(RuleViolation):
+    rule = "student-not-active"
+
+
+class ObservationInFuture(RuleViolation):
+    rule = "observation-in-future"
+
+
+class UnknownEntry(RuleViolation):
+    """A command points at an entry (observation, consent, referral, plan, ...) that is absent."""
+
+    rule = "unknown-entry"
+
+
+class ConsentGiverNotEligible(RuleViolation):
+    rule = "consent-giver-not-eligible"
+
+
+class ConsentAlreadyWithdrawn(RuleViolation):
+    rule = "consent-already-withdrawn"
+
+
+class InvalidStatusTransition(RuleViolation):
+    rule = "invalid-status-transition"
+
+
+class PlanClosed(RuleViolation):
+    rule = "plan-closed"
+
+
+class VedtakStateError(RuleViolation):
+    """The vedtak is not in a state that allows the command."""
+
+    rule = "vedtak-state"
+
+
+class NotAuthorisedToDecide(RuleViolation):
+    rule = "not-authorised-to-decide"
+
+
+class DeviationReasonRequired(RuleViolation):
+    rule = "deviation-reason-required"
+
+
+class AppealDeadlinePassed(RuleViolation):
+    rule = "appeal-deadline-passed"
+
+
+class CapacityExceeded(RuleViolation):
+    rule = "capacity-exceeded"
+
+
+class MemberNotActive(RuleViolation):
+    rule = "member-not-active"
+
+
+class AssignmentNotActive(RuleViolation):
+    rule = "assignment-not-active"
+
+
+class VedtakRequired(RuleViolation):
+    rule = "vedtak-required"
+
+
+class ConsentRequired(RuleViolation):
+    rule = "consent-required"
+
+
+class MinutesClosed(RuleViolation):
+    rule = "minutes-closed"
+
+
+class MeetingStateError(RuleViolation):
+    rule = "meeting-state"

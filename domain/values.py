@@ -1,0 +1,314 @@
+"""Value objects and vocabularies shared by every aggregate.
+
+Conventions (see docs/adr/0003-event-schema.md):
+
+* Enumerations are ``StrEnum``; events store their ``.value`` (a plain ``str``) so the
+  wire format never depends on a Python class, and aggregates convert back on apply.
+* Hours are exact: integer **minutes** (per week for allocations, per year for vedtak).
+* Dates are ``datetime.date``; instants are timezone-aware UTC ``datetime`` objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from domain.errors import InvalidValue
+
+# ---------------------------------------------------------------------------------------------
+# Time helpers
+# ---------------------------------------------------------------------------------------------
+
+MINUTES_PER_HOUR: Final = 60
+FULL_TIME_MINUTES_PER_WEEK: Final = 37 * 60 + 30  # 37.5 h, the Norwegian full-time week
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` converted to UTC, or raise if it is naive."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(what, "must be a timezone-aware instant")
+    return value.astimezone(UTC)
+
+
+def iso_week_monday(day: date) -> date:
+    """The Monday of the ISO week that ``day`` falls in."""
+    return day - timedelta(days=day.isoweekday() - 1)
+
+
+def iso_week_label(day: date) -> str:
+    """``2024-W37`` style label of the ISO week containing ``day``."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers
+# ---------------------------------------------------------------------------------------------
+
+_PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SCHOOL_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+_CLASS_NAME = re.compile(r"^[0-9A-Za-zÆØÅæøå][0-9A-Za-zÆØÅæøå ._-]{0,15}$")
+
+
+def check_person_id(value: str) -> str:
+    """Person ids are opaque, pseudonymous staff identifiers (never names)."""
+    if not isinstance(value, str) or not _PERSON_ID.match(value):
+        raise InvalidValue(
+            "person id", "must be 1-64 characters of a-z, 0-9, '.', '_' or '-' (no names)"
+        )
+    return value
+
+
+def check_school_code(value: str) -> str:
+    if not isinstance(value, str) or not _SCHOOL_CODE.match(value):
+        raise InvalidValue("school code", "must be 2-40 characters of a-z, 0-9 or '-'")
+    return value
+
+
+def check_class_name(value: str) -> str:
+    if not isinstance(value, str) or not _CLASS_NAME.match(value):
+        raise InvalidValue("class name", "must be 1-16 letters, digits, spaces, '.', '_' or '-'")
+    return value
+
+
+MIN_TRINN: Final = 1
+MAX_TRINN: Final = 13  # Vg1-Vg3 are 11-13
+
+
+def check_trinn(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_TRINN <= value <= MAX_TRINN:
+        raise InvalidValue("trinn", f"must be a whole number from {MIN_TRINN} to {MAX_TRINN}")
+    return value
+
+
+MAX_TEXT_LENGTH: Final = 20_000
+
+
+def check_text(
+    value: str, what: str, *, required: bool = True, limit: int = MAX_TEXT_LENGTH
+) -> str:
+    """Free text: bounded, no NUL or other control characters except newline and tab."""
+    if not isinstance(value, str):
+        raise InvalidValue(what, "must be text")
+    if required and not value.strip():
+        raise InvalidValue(what, "must not be empty")
+    if len(value) > limit:
+        raise InvalidValue(what, f"must be at most {limit} characters")
+    if any((ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127 for ch in value):
+        raise InvalidValue(what, "must not contain control characters")
+    return value
+
+
+def check_minutes(value: int, what: str, *, allow_zero: bool = True, limit: int = 10**7) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(what, "must be a whole number of minutes")
+    if value < 0 or (value == 0 and not allow_zero) or value > limit:
+        lower = 0 if allow_zero else 1
+        raise InvalidValue(what, f"must be between {lower} and {limit} minutes")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Actors and roles
+# ---------------------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """Roles a person acts in. Values are stored in events: never rename them."""
+
+    REKTOR = "rektor"
+    INSPEKTOR = "inspektor"
+    SPESIALPEDAGOGISK_ANSVARLIG = "spesialpedagogisk_ansvarlig"
+    MILJOKOORDINATOR = "miljokoordinator"
+    MILJOTERAPEUT = "miljoterapeut"
+    LAERER = "laerer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@attrs.frozen
+class Actor:
+    """Who performs a command: an opaque person id and the role they act in."""
+
+    person_id: str = attrs.field(converter=check_person_id)
+    role: Role = attrs.field(converter=Role)
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        """Parse ``ROLE:PERSON-ID`` (the CLI's ``--as`` format)."""
+        role, sep, person = text.partition(":")
+        if not sep:
+            raise InvalidValue("actor", "must look like ROLE:PERSON-ID, e.g. miljokoordinator:p-17")
+        try:
+            return cls(person_id=person, role=Role(role))
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise InvalidValue("actor role", f"must be one of: {roles}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabularies
+# ---------------------------------------------------------------------------------------------
+
+
+class Arena(StrEnum):
+    CLASSROOM = "classroom"
+    BREAK = "break"
+    SFO = "sfo"
+    WAY_TO_SCHOOL = "way_to_school"
+    HOME = "home"
+    ONLINE = "online"
+    OTHER = "other"
+
+
+class ObservationCategory(StrEnum):
+    WELLBEING = "wellbeing"
+    SOCIAL = "social"
+    CONFLICT = "conflict"
+    BULLYING = "bullying"
+    ABSENCE = "absence"
+    BEHAVIOUR = "behaviour"
+    LEARNING = "learning"
+    FAMILY = "family"
+    HEALTH = "health"
+    OTHER = "other"
+
+
+class ExternalBody(StrEnum):
+    """External services a school refers to or meets."""
+
+    PPT = "ppt"
+    BUP = "bup"
+    DPS = "dps"
+    BARNEVERN = "barnevern"
+    PSYKISK_HELSE = "psykisk_helse"
+    FAMILIEVERN = "familievern"
+    NAV = "nav"
+    SLT = "slt"
+    OTHER = "other"
+
+
+class MeetingKind(StrEnum):
+    RESSURSTEAM = "ressursteam"
+    ARBEIDSLAG = "arbeidslag"
+    TEAMMOTE = "teammote"
+    MORGENMOTE = "morgenmote"
+    OVERGANGSMOTE = "overgangsmote"
+    UTVIKLINGSSAMTALE = "utviklingssamtale"
+    ELEVTJENESTE = "elevtjeneste"
+
+
+class Competence(StrEnum):
+    """Staff competence that PPT recommends and a vedtak grants hours of."""
+
+    TEACHER = "teacher"
+    SPECIAL_ED_TEACHER = "special_ed_teacher"
+    MILJOTERAPEUT = "miljoterapeut"
+    ASSISTANT = "assistant"
+
+
+class Profession(StrEnum):
+    BARNEVERNSPEDAGOG = "barnevernspedagog"
+    SOSIONOM = "sosionom"
+    VERNEPLEIER = "vernepleier"
+    MILJOARBEIDER = "miljoarbeider"
+    FAGARBEIDER = "fagarbeider"
+    ASSISTENT = "assistent"
+
+    @property
+    def competence(self) -> Competence:
+        """The vedtak competence this profession's hours count as."""
+        if self in (Profession.BARNEVERNSPEDAGOG, Profession.SOSIONOM, Profession.VERNEPLEIER):
+            return Competence.MILJOTERAPEUT
+        return Competence.ASSISTANT
+
+
+# ---------------------------------------------------------------------------------------------
+# Hours by competence
+# ---------------------------------------------------------------------------------------------
+
+
+def _non_negative_minutes(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_minutes(value, f"hours for {attribute.name}")
+
+
+@attrs.frozen
+class HoursByCompetence:
+    """Minutes per year by competence (a vedtak's or a PPT recommendation's hours)."""
+
+    teacher: int = attrs.field(default=0, validator=_non_negative_minutes)
+    special_ed_teacher: int = attrs.field(default=0, validator=_non_negative_minutes)
+    miljoterapeut: int = attrs.field(default=0, validator=_non_negative_minutes)
+    assistant: int = attrs.field(default=0, validator=_non_negative_minutes)
+
+    def to_dict(self) -> dict[str, int]:
+        return {c.value: self.of(c) for c in Competence}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, int]) -> HoursByCompetence:
+        unknown = set(data) - {c.value for c in Competence}
+        if unknown:
+            raise InvalidValue("hours", f"unknown competence {sorted(unknown)[0]!r}")
+        for key, value in data.items():
+            check_minutes(value, f"hours for {key}")
+        return cls(**{k: int(v) for k, v in data.items()})
+
+    @classmethod
+    def from_hours(cls, **hours: int | Decimal | str) -> HoursByCompetence:
+        """Build from hours (exact decimals), e.g. ``from_hours(miljoterapeut=380)``."""
+        minutes: dict[str, int] = {}
+        for key, value in hours.items():
+            amount = Decimal(str(value)) * MINUTES_PER_HOUR
+            if amount != amount.to_integral_value() or amount < 0:
+                raise InvalidValue(f"hours for {key}", "must be a whole number of minutes")
+            minutes[key] = int(amount)
+        return cls.from_dict(minutes)
+
+    def of(self, competence: Competence) -> int:
+        value: int = getattr(self, competence.value)
+        return value
+
+    @property
+    def total(self) -> int:
+        return self.teacher + self.special_ed_teacher + self.miljoterapeut + self.assistant
+
+    def per_week(self, weeks_per_year: int = 38) -> HoursByCompetence:
+        """Minutes per school week (38 teaching weeks a year), rounded down."""
+        return HoursByCompetence(**{c.value: self.of(c) // weeks_per_year for c in Competence})
+
+
+def position_minutes_per_week(position_percent: Decimal) -> int:
+    """Weekly capacity of a position, in whole minutes (rounded down)."""
+    return int(
+        (FULL_TIME_MINUTES_PER_WEEK * position_percent / 100).to_integral_value(
+            rounding="ROUND_FLOOR"
+        )
+    )
+
+
+def check_position_percent(value: Decimal | int | str) -> Decimal:
+    try:
+        pct = Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidValue("position percent", "must be a number") from None
+    if not pct.is_finite() or pct <= 0 or pct > 100:
+        raise InvalidValue("position percent", "must be more than 0 and at most 100")
+    if pct != pct.quantize(Decimal("0.01")):
+        raise InvalidValue("position percent", "must have at most two decimals")
+    return pct
+
+
+def check_period(valid_from: date, valid_to: date | None, what: str = "period") -> None:
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidValue(what, "must not end before it starts")
+
+
+def uuid_or_none(value: str | None) -> UUID | None:
+    return None if value is None else UUID(value)

@@ -1,0 +1,73 @@
+"""Test helpers shared by every test module: fakes for the domain's ports and builders."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.base import MiljoAggregate
+from domain.values import Actor, Role
+
+T0 = datetime(2024, 8, 19, 8, 0, tzinfo=UTC)  # first school day of autumn term 2024
+
+COORDINATOR = Actor(person_id="p-coord", role=Role.MILJOKOORDINATOR)
+REKTOR = Actor(person_id="p-rektor", role=Role.REKTOR)
+INSPEKTOR = Actor(person_id="p-insp", role=Role.INSPEKTOR)
+SPED_LEAD = Actor(person_id="p-sped", role=Role.SPESIALPEDAGOGISK_ANSVARLIG)
+THERAPIST = Actor(person_id="p-mt1", role=Role.MILJOTERAPEUT)
+TEACHER = Actor(person_id="p-teach", role=Role.LAERER)
+AUDITOR = Actor(person_id="p-audit", role=Role.AUDITOR)
+ADMIN = Actor(person_id="p-admin", role=Role.ADMIN)
+
+
+class FakeClock:
+    """A clock that the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+class SequentialIds:
+    """Deterministic uuids: 00000000-0000-4000-8000-000000000001, ...002, ..."""
+
+    def __init__(self, start: int = 1) -> None:
+        self.counter = start
+
+    def new_id(self) -> UUID:
+        value = UUID(int=(0x4000 << 64) | (0x8 << 60) | self.counter)
+        self.counter += 1
+        return value
+
+
+class TestHasher:
+    """HMAC-SHA256 with a fixed test key."""
+
+    key = b"miljo-test-key-not-secret"
+
+    def digest(self, purpose: str, value: str) -> str:
+        return hmac.new(self.key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_events(aggregate: MiljoAggregate) -> list[MiljoAggregate.Event]:
+    """Drain and return the aggregate's pending events (the 'then' of a unit test)."""
+    events = aggregate.collect_events()
+    return [e for e in events if isinstance(e, MiljoAggregate.Event)]
+
+
+def replay(events: Sequence[Any]) -> Any:
+    """Rebuild an aggregate from its events, as the repository would (no I/O)."""
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
