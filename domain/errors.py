@@ -152,3 +152,94 @@ class MinutesClosed(RuleViolation):
 
 class MeetingStateError(RuleViolation):
     rule = "meeting-state"
+
+
+# --- Meeting (domain/meeting.py) -------------------------------------------------------------
+
+
+class HeldInFuture(RuleViolation):
+    """A meeting cannot be recorded as held at an instant after the recording."""
+
+    rule = "held-in-future"
+
+
+class ActionRequired(RuleViolation):
+    """A decision with outcome 'measure' must name a responsible person and a due date."""
+
+    rule = "action-required"
+
+
+class ActionAlreadyCompleted(RuleViolation):
+    rule = "action-already-completed"
+
+
+# --- end Meeting -----------------------------------------------------------------------------
+
+
+# --- Student (domain/student.py) -------------------------------------------------------------
+
+
+class ClassUnchanged(RuleViolation):
+    """A class change names the class the student is already in."""
+
+    rule = "class-unchanged"
+
+
+class DateInFuture(RuleViolation):
+    """A fact (departure, referral, evaluation, withdrawal, ...) is dated after it is recorded."""
+
+    rule = "date-in-future"
+
+
+class EvaluationDateInPast(RuleViolation):
+    """An aktivitetsplan's (next) evaluation date lies before the day it is set."""
+
+    rule = "evaluation-date-in-past"
+
+
+class CorrectionOfCorrection(RuleViolation):
+    """A correction must point at the original observation, not at another correction."""
+
+    rule = "correction-of-correction"
+
+
+# --- end Student -----------------------------------------------------------------------------
+
+
+# --- Vedtak (domain/vedtak.py) ---------------------------------------------------------------
+
+
+class ReasonsRequired(RuleViolation):
+    """A decision, amendment or revocation must give its reasons (Public Administration Act)."""
+
+    rule = "reasons-required"
+
+
+class AppealAlreadyOpen(RuleViolation):
+    rule = "appeal-already-open"
+
+
+class DeliveryOutsidePeriod(RuleViolation):
+    rule = "delivery-outside-period"
+
+
+class DeliveryAlreadyRecorded(AlreadyExists):
+    """A week's delivery is recorded once; later changes are corrections."""
+
+    rule = "delivery-already-recorded"
+
+
+# --- end Vedtak ------------------------------------------------------------------------------
+
+
+# --- Team (domain/team.py) -------------------------------------------------------------------
+
+
+class CoordinatorNotQualified(RuleViolation):
+    """The coordinator must be a bachelor-level miljøterapeut (barnevernspedagog, sosionom or
+    vernepleier)."""
+
+    rule = "coordinator-not-qualified"
+
+
+# --- end Team --------------------------------------------------------------------------------

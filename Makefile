@@ -1,0 +1,46 @@
+# miljo: the two commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export MILJO_HOME ?= $(CURDIR)/.demo-home
+
+.PHONY: setup demo test lint typecheck unit bench bench-quick clean docs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "miljo needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+demo: setup
+	$(BIN)/miljo demo --fresh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+docs: setup
+	$(BIN)/python -m cli.docgen > docs/cli.md
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+bench-quick: setup
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) .demo-home .mypy_cache .pytest_cache .ruff_cache .hypothesis

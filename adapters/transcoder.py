@@ -1,0 +1,88 @@
+"""An orjson transcoder that is byte-compatible with the library's ``JSONTranscoder``.
+
+Stored events written by either transcoder are readable by the other (tests pin this with
+golden payloads and with the library's own ``TranscoderTestCase``). Custom types keep the
+library's ``{"_type_": name, "_data_": ...}`` envelope, so every ``Transcoding`` registered on
+the application keeps working. See docs/adr/0004-orjson-transcoder.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder, Transcoding, TranscodingNotRegisteredError
+
+_NATIVE_SCALARS = (str, int, float, bool, type(None))
+
+
+class OrjsonTranscoder(JSONTranscoder):
+    """``JSONTranscoder`` with orjson doing the byte work.
+
+    Encoding pre-walks the object: registered types (by exact type, as the library does)
+    become envelopes, tuples become lists, everything else orjson writes natively.
+    Decoding parses with orjson and rebuilds envelopes bottom-up, like ``object_hook``.
+    """
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(self._prepare(obj))
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"stored payload is not valid JSON: {error}") from None
+        return self._restore(parsed)
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def _prepare(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _NATIVE_SCALARS:
+            return obj
+        transcoding = self.types.get(kind)
+        if transcoding is not None:
+            return {"_type_": transcoding.name, "_data_": self._prepare(transcoding.encode(obj))}
+        if kind is dict:
+            return {key: self._prepare(value) for key, value in obj.items()}
+        if kind is list or kind is tuple:
+            return [self._prepare(value) for value in obj]
+        # Subclasses the stdlib json module writes natively (str/int enums, dict/list subclasses).
+        if isinstance(obj, str):
+            return str(obj)
+        if isinstance(obj, bool | int):
+            return int(obj)
+        if isinstance(obj, float):
+            return float(obj)
+        if isinstance(obj, dict):
+            return {key: self._prepare(value) for key, value in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self._prepare(value) for value in obj]
+        msg = (
+            f"Object of type {kind} is not serializable. Please define and register "
+            "a custom transcoding for this type."
+        )
+        raise TranscodingNotRegisteredError(msg)
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def _restore(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is dict:
+            restored = {key: self._restore(value) for key, value in obj.items()}
+            if len(restored) == 2 and "_type_" in restored and "_data_" in restored:
+                return self._from_envelope(restored["_type_"], restored["_data_"])
+            return restored
+        if kind is list:
+            return [self._restore(value) for value in obj]
+        return obj
+
+    def _from_envelope(self, name: Any, data: Any) -> Any:
+        transcoding: Transcoding | None = self.names.get(name) if isinstance(name, str) else None
+        if transcoding is None:
+            msg = (
+                f"Data serialized with name '{name}' is not deserializable. "
+                "Please register a custom transcoding for this type."
+            )
+            raise TranscodingNotRegisteredError(msg)
+        return transcoding.decode(data)
