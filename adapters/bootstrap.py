@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from domain.facade import Miljo
 
 from adapters.keys import INDEX_KEY, HmacHasher, KeyFileError, init_keys, read_key
 from adapters.system import RandomIds, SystemClock
 from domain.application import MiljoApplication
+from domain.facade import Miljo
 from domain.legal import LegalReferences
 from domain.ports import Clock, IdFactory, KeyedHasher
 

@@ -7,32 +7,46 @@ process environment), so an embedding program cannot be reconfigured by a stray 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import Environment, EnvType
 
-from domain import meeting, school, student, team, vedtak
+from domain.casefile import VALUE_TYPES as CASEFILE_VALUE_TYPES
+from domain.casefile import AccessLog, CaseFile
 from domain.codec import register_value_types
+from domain.meeting import VALUE_TYPES as MEETING_VALUE_TYPES
+from domain.meeting import Meeting
+from domain.school import School
+from domain.student import VALUE_TYPES as STUDENT_VALUE_TYPES
+from domain.student import Student
+from domain.team import VALUE_TYPES as TEAM_VALUE_TYPES
+from domain.team import Team
+from domain.vedtak import VALUE_TYPES as VEDTAK_VALUE_TYPES
+from domain.vedtak import Vedtak
 
 VALUE_TYPES: tuple[type[Any], ...] = (
-    *getattr(student, "VALUE_TYPES", ()),
-    *getattr(vedtak, "VALUE_TYPES", ()),
-    *getattr(team, "VALUE_TYPES", ()),
-    *getattr(meeting, "VALUE_TYPES", ()),
+    *STUDENT_VALUE_TYPES,
+    *VEDTAK_VALUE_TYPES,
+    *TEAM_VALUE_TYPES,
+    *MEETING_VALUE_TYPES,
+    *CASEFILE_VALUE_TYPES,
 )
 
 #: Snapshot every N events per aggregate kind (long streams load from the newest snapshot).
 SNAPSHOT_INTERVALS: dict[type[Any], int] = {
-    school.School: 200,
-    student.Student: 50,
-    vedtak.Vedtak: 50,
-    team.Team: 100,
-    meeting.Meeting: 100,
+    School: 200,
+    Student: 50,
+    Vedtak: 50,
+    Team: 100,
+    Meeting: 100,
+    CaseFile: 100,
+    AccessLog: 200,
 }
 
 
-class MiljoApplication(Application):
+class MiljoApplication(Application[UUID]):
     name = "miljo"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = SNAPSHOT_INTERVALS
 

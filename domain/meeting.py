@@ -43,6 +43,7 @@ from domain.values import (
     check_school_code,
     check_text,
     check_trinn,
+    local_date,
     require_aware,
 )
 
@@ -656,7 +657,7 @@ class Meeting(MiljoAggregate):
     @property
     def meeting_date(self) -> date:
         """The date consent is checked on: the (UTC) date held, else the date scheduled."""
-        return (self.held_at or self.scheduled_at).date()
+        return local_date(self.held_at or self.scheduled_at)
 
     @property
     def external_bodies(self) -> list[ExternalBody]:

@@ -48,6 +48,7 @@ from domain.values import (
     check_school_code,
     check_text,
     check_trinn,
+    local_date,
     require_aware,
 )
 
@@ -1107,7 +1108,7 @@ class Student(MiljoAggregate):
         check_text(when, "plan timing", limit=MAX_SHORT_TEXT)
         check_person_id(responsible)
         _check_date(evaluation_date, "evaluation date")
-        today = require_aware(at, "recorded time").date()
+        today = local_date(at)
         if evaluation_date < today:
             raise EvaluationDateInPast(
                 f"evaluation date {evaluation_date} is before {today}",
@@ -1144,7 +1145,7 @@ class Student(MiljoAggregate):
         self._not_in_future(evaluated_on, "evaluation date", at)
         if next_evaluation_date is not None:
             _check_date(next_evaluation_date, "next evaluation date")
-            today = require_aware(at, "recorded time").date()
+            today = local_date(at)
             if next_evaluation_date <= evaluated_on or next_evaluation_date < today:
                 raise EvaluationDateInPast(
                     f"next evaluation date {next_evaluation_date} must be after the evaluation "
@@ -1189,7 +1190,7 @@ class Student(MiljoAggregate):
 
     @staticmethod
     def _not_in_future(day: date, what: str, at: datetime) -> None:
-        today = require_aware(at, "recorded time").date()
+        today = local_date(at)
         if day > today:
             raise DateInFuture(f"{what} {day} is after {today}", what=what, day=day)
 

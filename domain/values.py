@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -35,6 +36,16 @@ def require_aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(what, "must be a timezone-aware instant")
     return value.astimezone(UTC)
+
+
+#: Norwegian schools keep Norwegian dates: "today", a meeting's date and the date of an
+#: instant are taken in this zone. Instants themselves are stored in UTC.
+SCHOOL_TIMEZONE: Final = ZoneInfo("Europe/Oslo")
+
+
+def local_date(instant: datetime) -> date:
+    """The Norwegian calendar date of an aware instant."""
+    return require_aware(instant, "instant").astimezone(SCHOOL_TIMEZONE).date()
 
 
 def iso_week_monday(day: date) -> date:

@@ -1,0 +1,1471 @@
+"""The embedding API: one typed facade over the whole core.
+
+Every method takes the acting person first. Commands load the aggregates they need, call one
+command on them, save every resulting event in one transaction and return the new id (if
+any). Queries return attrs value objects, never library objects. A command that collides with
+a concurrent writer is re-run from a fresh load up to ``max_attempts`` times, then raised as
+:class:`~domain.errors.ConcurrencyConflict`. A refused command writes nothing.
+
+Obtain an instance from the composition root (``adapters.bootstrap.open_store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TypeVar
+from uuid import UUID
+
+import attrs
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.application import MiljoApplication
+from domain.base import MiljoAggregate
+from domain.casefile import AccessLog, CaseFile, access_log_id, case_file_id
+from domain.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ConcurrencyConflict,
+    InvalidValue,
+    NotFound,
+    StudentNotActive,
+    UnknownEntry,
+    VedtakRequired,
+)
+from domain.legal import LegalReferences
+from domain.meeting import (
+    ActionView,
+    AgendaItemView,
+    DecisionView,
+    Meeting,
+    Participant,
+)
+from domain.ports import Clock, IdFactory, KeyedHasher
+from domain.school import School, school_id
+from domain.student import (
+    Aktivitetsplan,
+    Concern,
+    Consent,
+    ObservationView,
+    Referral,
+    Student,
+    check_student_number,
+)
+from domain.team import AssignmentView, MemberView, Team, team_id
+from domain.values import (
+    Actor,
+    ExternalBody,
+    HoursByCompetence,
+    MeetingKind,
+    Role,
+    check_school_code,
+    local_date,
+    require_aware,
+)
+from domain.vedtak import Vedtak, VedtakKind, VedtakStatus
+
+T = TypeVar("T")
+A = TypeVar("A", bound=MiljoAggregate)
+
+DEFAULT_MAX_ATTEMPTS = 5
+
+#: Roles that may change records. An auditor reads everything and changes nothing.
+#: (The full need-to-know matrix is domain.policy, applied on top of this.)
+WRITER_ROLES = frozenset(Role) - {Role.AUDITOR}
+
+
+# ---------------------------------------------------------------------------------------------
+# Query results
+# ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SchoolView:
+    school_id: UUID
+    code: str
+    name: str
+    first_trinn: int
+    last_trinn: int
+    classes: dict[str, int]  # class name -> trinn
+    active_students: int
+
+
+@attrs.frozen
+class StudentSummary:
+    """What may be shown about a student without opening the case (no name, no number)."""
+
+    student_id: UUID
+    school_code: str
+    trinn: int
+    class_name: str
+    is_active: bool
+
+
+@attrs.frozen(repr=False)
+class StudentCase:
+    """A student's case as read by an authorised person (the read is logged)."""
+
+    student_id: UUID
+    school_code: str
+    student_number: str
+    name: str
+    trinn: int
+    class_name: str
+    registered_on: date
+    is_active: bool
+    observations: list[ObservationView]
+    concerns: list[Concern]
+    consents: list[Consent]
+    referrals: list[Referral]
+    plans: list[Aktivitetsplan]
+    vedtak_ids: list[UUID]
+    meeting_ids: list[UUID]
+    version: int
+
+    def __repr__(self) -> str:
+        return f"StudentCase(student_id={self.student_id}, version={self.version})"
+
+
+@attrs.frozen
+class VedtakView:
+    vedtak_id: UUID
+    student_id: UUID
+    school_code: str
+    kind: VedtakKind
+    legal_reference: str
+    status: VedtakStatus
+    recommendation: HoursByCompetence | None
+    granted: HoursByCompetence | None
+    deviates: bool
+    valid_from: date | None
+    valid_to: date | None
+    in_force_until: date | None
+    notice_date: date | None
+    appeal_deadline: date | None
+    appeal_open: bool
+    delivered: HoursByCompetence
+    version: int
+
+
+@attrs.frozen
+class TeamView:
+    team_id: UUID
+    school_code: str
+    name: str
+    coordinator_id: str | None
+    members: list[MemberView]
+    assignments: list[AssignmentView]  # active on ``on``
+    on: date
+
+
+@attrs.frozen(repr=False)
+class MeetingView:
+    meeting_id: UUID
+    school_code: str
+    kind: MeetingKind
+    scheduled_at: datetime
+    held_at: datetime | None
+    minutes_closed: bool
+    cancelled: bool
+    participants: list[Participant]
+    external_bodies: list[ExternalBody]
+    agenda: list[AgendaItemView]
+    decisions: list[DecisionView]
+    open_actions: list[ActionView]
+    version: int
+
+    def __repr__(self) -> str:
+        return f"MeetingView(meeting_id={self.meeting_id}, kind={self.kind.value})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The facade
+# ---------------------------------------------------------------------------------------------
+
+
+class Miljo:
+    """The typed embedding API of miljo. See README.md for an example."""
+
+    def __init__(
+        self,
+        app: MiljoApplication,
+        *,
+        clock: Clock,
+        ids: IdFactory,
+        hasher: KeyedHasher,
+        legal: LegalReferences,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.app = app
+        self.clock = clock
+        self.ids = ids
+        self.hasher = hasher
+        self.legal = legal
+        self.max_attempts = max_attempts
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> Miljo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- machinery -----------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return require_aware(self.clock.now(), "clock time")
+
+    def _today(self, at: datetime) -> date:
+        return local_date(at)
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: object = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(what, aggregate_id) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(what, aggregate_id)
+        return aggregate
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate: object = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _save(self, *aggregates: MiljoAggregate | None) -> None:
+        self.app.save(*aggregates)
+
+    def _run(self, what: str, command: Callable[[datetime], T]) -> T:
+        """Run ``command`` (load, decide, save) with bounded retries on write conflicts."""
+        for attempt in range(1, self.max_attempts + 1):
+            at = self._now()
+            try:
+                return command(at)
+            except IntegrityError:
+                if attempt == self.max_attempts:
+                    raise ConcurrencyConflict(what, attempt) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _require_writer(actor: Actor, operation: str) -> None:
+        if actor.role not in WRITER_ROLES:
+            raise AccessDenied(actor.role.value, operation)
+
+    def _school(self, code: str) -> School:
+        return self._get(School, school_id(check_school_code(code)), "school")
+
+    def _student(self, student_id: UUID) -> Student:
+        return self._get(Student, student_id, "student")
+
+    def _vedtak(self, vedtak_id: UUID) -> Vedtak:
+        return self._get(Vedtak, vedtak_id, "vedtak")
+
+    def _team(self, school: str) -> Team:
+        return self._get(Team, team_id(check_school_code(school)), "team")
+
+    def _meeting(self, meeting_id: UUID) -> Meeting:
+        return self._get(Meeting, meeting_id, "meeting")
+
+    def _case_file(self, student_id: UUID, actor: Actor, at: datetime) -> CaseFile:
+        case = self._find(CaseFile, case_file_id(student_id))
+        if case is None:
+            case = CaseFile.open(student_id=student_id, actor=actor, at=at)
+        return case
+
+    def _log_read(
+        self, actor: Actor, student_id: UUID, what: str, reason: str | None, at: datetime
+    ) -> None:
+        log = self._find(AccessLog, access_log_id(student_id))
+        if log is None:
+            log = AccessLog.start(student_id=student_id, actor=actor, at=at)
+        log.record_read(what=what, reason=reason, actor=actor, at=at)
+        self._save(log)
+
+    def _number_key(self, school: str, student_number: str) -> str:
+        return self.hasher.digest(f"student-number:{school}", check_student_number(student_number))
+
+    # -- schools ---------------------------------------------------------------------------------
+
+    def register_school(
+        self, actor: Actor, *, code: str, name: str, first_trinn: int, last_trinn: int
+    ) -> UUID:
+        self._require_writer(actor, "register a school")
+
+        def command(at: datetime) -> UUID:
+            if self._find(School, school_id(check_school_code(code))) is not None:
+                raise AlreadyExists(f"school {code} already exists")
+            school = School.register(
+                code=code,
+                name=name,
+                first_trinn=first_trinn,
+                last_trinn=last_trinn,
+                actor=actor,
+                at=at,
+            )
+            self._save(school)
+            return school.id
+
+        return self._run("register school", command)
+
+    def add_class(self, actor: Actor, *, school: str, trinn: int, class_name: str) -> None:
+        self._require_writer(actor, "add a class")
+
+        def command(at: datetime) -> None:
+            aggregate = self._school(school)
+            aggregate.add_class(trinn=trinn, class_name=class_name, actor=actor, at=at)
+            self._save(aggregate)
+
+        self._run("add class", command)
+
+    def school(self, actor: Actor, code: str) -> SchoolView:
+        aggregate = self._school(code)
+        return SchoolView(
+            school_id=aggregate.id,
+            code=aggregate.code,
+            name=aggregate.name,
+            first_trinn=aggregate.first_trinn,
+            last_trinn=aggregate.last_trinn,
+            classes=dict(aggregate.classes),
+            active_students=len(aggregate.active_students),
+        )
+
+    def students_of(self, actor: Actor, school: str) -> list[UUID]:
+        """Ids of the school's active students (no personal data)."""
+        return list(self._school(school).active_students)
+
+    # -- students --------------------------------------------------------------------------------
+
+    def register_student(
+        self,
+        actor: Actor,
+        *,
+        school: str,
+        student_number: str,
+        name: str,
+        trinn: int,
+        class_name: str,
+        registered_on: date | None = None,
+    ) -> UUID:
+        """Register a student at a school; the number is held only as a keyed hash."""
+        self._require_writer(actor, "register a student")
+        student_id = self.ids.new_id()
+
+        def command(at: datetime) -> UUID:
+            aggregate = self._school(school)
+            aggregate.check_class(trinn, class_name)
+            key = self._number_key(school, student_number)
+            aggregate.enrol(student_id=student_id, number_key=key, actor=actor, at=at)
+            student = Student.register(
+                student_id=student_id,
+                school_code=school,
+                student_number=student_number,
+                name=name,
+                trinn=trinn,
+                class_name=class_name,
+                registered_on=registered_on or self._today(at),
+                actor=actor,
+                at=at,
+            )
+            self._save(student, aggregate)
+            return student_id
+
+        return self._run("register student", command)
+
+    def find_student(self, actor: Actor, *, school: str, student_number: str) -> UUID:
+        """Resolve school + student number to the student's id (NotFound if unknown)."""
+        found = self._school(school).student_by_key(self._number_key(school, student_number))
+        if found is None:
+            raise NotFound("student", f"number at school {school}")
+        return found
+
+    def student_summary(self, actor: Actor, student_id: UUID) -> StudentSummary:
+        student = self._student(student_id)
+        return StudentSummary(
+            student_id=student.id,
+            school_code=student.school_code,
+            trinn=student.trinn,
+            class_name=student.class_name,
+            is_active=student.is_active,
+        )
+
+    def student_case(
+        self, actor: Actor, student_id: UUID, *, reason: str | None = None
+    ) -> StudentCase:
+        """Open a student's case. The read is recorded in the student's access log."""
+        student = self._student(student_id)
+        case = self._find(CaseFile, case_file_id(student_id))
+        self._run(
+            "log case read",
+            lambda at: self._log_read(actor, student_id, "case", reason, at),
+        )
+        return StudentCase(
+            student_id=student.id,
+            school_code=student.school_code,
+            student_number=student.student_number,
+            name=student.name,
+            trinn=student.trinn,
+            class_name=student.class_name,
+            registered_on=student.registered_on,
+            is_active=student.is_active,
+            observations=student.current_observations(),
+            concerns=student.concerns(),
+            consents=student.consents(),
+            referrals=student.referrals(),
+            plans=student.plans(),
+            vedtak_ids=case.linked("vedtak") if case else [],
+            meeting_ids=case.linked("meeting") if case else [],
+            version=student.version,
+        )
+
+    def access_log(self, actor: Actor, student_id: UUID) -> list[tuple[datetime, str, str, str]]:
+        """Reads of a student's case: (when, who, role, what). For the privacy officer."""
+        self._student(student_id)
+        entries = []
+        for event in self.app.events.get(access_log_id(student_id)):
+            if isinstance(event, AccessLog.CaseRead):
+                entries.append((event.timestamp, event.actor_id, event.actor_role, event.what))
+        return entries
+
+    def _student_command(
+        self, actor: Actor, student_id: UUID, what: str, act: Callable[[Student, datetime], T]
+    ) -> T:
+        self._require_writer(actor, what)
+
+        def command(at: datetime) -> T:
+            student = self._student(student_id)
+            result = act(student, at)
+            self._save(student)
+            return result
+
+        return self._run(what, command)
+
+    def change_class(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        trinn: int,
+        class_name: str,
+        effective_from: date | None = None,
+    ) -> None:
+        self._require_writer(actor, "change class")
+
+        def command(at: datetime) -> None:
+            student = self._student(student_id)
+            self._school(student.school_code).check_class(trinn, class_name)
+            student.change_class(
+                trinn=trinn,
+                class_name=class_name,
+                effective_from=effective_from or self._today(at),
+                actor=actor,
+                at=at,
+            )
+            self._save(student)
+
+        self._run("change class", command)
+
+    def record_departure(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        kind: str,
+        on: date | None = None,
+        to_school: str | None = None,
+    ) -> None:
+        self._require_writer(actor, "record a departure")
+
+        def command(at: datetime) -> None:
+            student = self._student(student_id)
+            school = self._school(student.school_code)
+            student.record_departure(
+                kind=kind, on=on or self._today(at), to_school=to_school, actor=actor, at=at
+            )
+            school.record_departure(student_id=student_id, actor=actor, at=at)
+            self._save(student, school)
+
+        self._run("record departure", command)
+
+    def record_observation(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        arena: str,
+        categories: Sequence[str],
+        text: str,
+        observed_at: datetime | None = None,
+        student_voice: str | None = None,
+    ) -> UUID:
+        observation_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.record_observation(
+                observation_id=observation_id,
+                arena=arena,
+                categories=list(categories),
+                text=text,
+                observed_at=observed_at or at,
+                student_voice=student_voice,
+                actor=actor,
+                at=at,
+            )
+            return observation_id
+
+        return self._student_command(actor, student_id, "record an observation", act)
+
+    def correct_observation(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        corrects: UUID,
+        arena: str,
+        categories: Sequence[str],
+        text: str,
+        observed_at: datetime,
+        reason: str,
+        student_voice: str | None = None,
+    ) -> UUID:
+        correction_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.correct_observation(
+                correction_id=correction_id,
+                corrects=corrects,
+                arena=arena,
+                categories=list(categories),
+                text=text,
+                observed_at=observed_at,
+                student_voice=student_voice,
+                reason=reason,
+                actor=actor,
+                at=at,
+            )
+            return correction_id
+
+        return self._student_command(actor, student_id, "correct an observation", act)
+
+    def raise_concern(self, actor: Actor, student_id: UUID, *, summary: str) -> UUID:
+        concern_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.raise_concern(concern_id=concern_id, summary=summary, actor=actor, at=at)
+            return concern_id
+
+        return self._student_command(actor, student_id, "raise a concern", act)
+
+    def record_consent(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        giver: str,
+        scope_kind: str,
+        scope: str,
+        valid_from: date,
+        valid_to: date | None = None,
+        note: str | None = None,
+    ) -> UUID:
+        consent_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.record_consent(
+                consent_id=consent_id,
+                giver=giver,
+                scope_kind=scope_kind,
+                scope=scope,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                note=note,
+                actor=actor,
+                at=at,
+            )
+            return consent_id
+
+        return self._student_command(actor, student_id, "record a consent", act)
+
+    def withdraw_consent(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        consent_id: UUID,
+        withdrawn_on: date | None = None,
+    ) -> None:
+        def act(student: Student, at: datetime) -> None:
+            student.withdraw_consent(
+                consent_id=consent_id,
+                withdrawn_on=withdrawn_on or self._today(at),
+                actor=actor,
+                at=at,
+            )
+
+        self._student_command(actor, student_id, "withdraw a consent", act)
+
+    def make_referral(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        body: str,
+        reason: str,
+        made_on: date | None = None,
+    ) -> UUID:
+        referral_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.make_referral(
+                referral_id=referral_id,
+                body=body,
+                reason=reason,
+                made_on=made_on or self._today(at),
+                actor=actor,
+                at=at,
+            )
+            return referral_id
+
+        return self._student_command(actor, student_id, "make a referral", act)
+
+    def change_referral_status(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        referral_id: UUID,
+        status: str,
+        on: date | None = None,
+    ) -> None:
+        def act(student: Student, at: datetime) -> None:
+            student.change_referral_status(
+                referral_id=referral_id,
+                status=status,
+                on=on or self._today(at),
+                actor=actor,
+                at=at,
+            )
+
+        self._student_command(actor, student_id, "change a referral's status", act)
+
+    def create_aktivitetsplan(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        problem: str,
+        measures: Sequence[str],
+        when: str,
+        responsible: str,
+        evaluation_date: date,
+    ) -> UUID:
+        plan_id = self.ids.new_id()
+
+        def act(student: Student, at: datetime) -> UUID:
+            student.create_aktivitetsplan(
+                plan_id=plan_id,
+                problem=problem,
+                measures=list(measures),
+                when=when,
+                responsible=responsible,
+                evaluation_date=evaluation_date,
+                actor=actor,
+                at=at,
+            )
+            return plan_id
+
+        return self._student_command(actor, student_id, "create an aktivitetsplan", act)
+
+    def evaluate_aktivitetsplan(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        plan_id: UUID,
+        assessment: str,
+        next_evaluation_date: date | None = None,
+        evaluated_on: date | None = None,
+    ) -> None:
+        def act(student: Student, at: datetime) -> None:
+            student.evaluate_aktivitetsplan(
+                plan_id=plan_id,
+                evaluated_on=evaluated_on or self._today(at),
+                assessment=assessment,
+                next_evaluation_date=next_evaluation_date,
+                actor=actor,
+                at=at,
+            )
+
+        self._student_command(actor, student_id, "evaluate an aktivitetsplan", act)
+
+    def close_aktivitetsplan(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        plan_id: UUID,
+        reason: str,
+        closed_on: date | None = None,
+    ) -> None:
+        def act(student: Student, at: datetime) -> None:
+            student.close_aktivitetsplan(
+                plan_id=plan_id,
+                closed_on=closed_on or self._today(at),
+                reason=reason,
+                actor=actor,
+                at=at,
+            )
+
+        self._student_command(actor, student_id, "close an aktivitetsplan", act)
+
+    # -- vedtak ----------------------------------------------------------------------------------
+
+    def open_vedtak(
+        self, actor: Actor, student_id: UUID, *, kind: str, opened_on: date | None = None
+    ) -> UUID:
+        """Open a vedtak case for a student. The legal reference comes from the legal data."""
+        self._require_writer(actor, "open a vedtak")
+        vedtak_id = self.ids.new_id()
+        try:
+            vedtak_kind = VedtakKind(kind)
+        except ValueError:
+            kinds = ", ".join(k.value for k in VedtakKind)
+            raise InvalidValue("vedtak kind", f"must be one of: {kinds}") from None
+
+        def command(at: datetime) -> UUID:
+            student = self._student(student_id)
+            if not student.is_active:
+                raise StudentNotActive("the student has left the school")
+            vedtak = Vedtak.open(
+                vedtak_id=vedtak_id,
+                student_id=student_id,
+                school_code=student.school_code,
+                kind=vedtak_kind.value,
+                legal_reference=self.legal.reference_for(vedtak_kind),
+                opened_on=opened_on or self._today(at),
+                actor=actor,
+                at=at,
+            )
+            case = self._case_file(student_id, actor, at)
+            case.link(stream_id=vedtak_id, kind="vedtak", actor=actor, at=at)
+            self._save(vedtak, case)
+            return vedtak_id
+
+        return self._run("open vedtak", command)
+
+    def _vedtak_command(
+        self, actor: Actor, vedtak_id: UUID, what: str, act: Callable[[Vedtak, datetime], T]
+    ) -> T:
+        self._require_writer(actor, what)
+
+        def command(at: datetime) -> T:
+            vedtak = self._vedtak(vedtak_id)
+            result = act(vedtak, at)
+            self._save(vedtak)
+            return result
+
+        return self._run(what, command)
+
+    def record_recommendation(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        recommended_on: date,
+        hours: HoursByCompetence,
+        summary: str,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "record a recommendation",
+            lambda v, at: v.record_recommendation(
+                recommended_on=recommended_on, hours=hours, summary=summary, actor=actor, at=at
+            ),
+        )
+
+    def decide_vedtak(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        hours: HoursByCompetence,
+        organisation: str,
+        content: str,
+        reasons: str,
+        valid_from: date,
+        valid_to: date,
+        deviation_reason: str | None = None,
+        decided_on: date | None = None,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "decide a vedtak",
+            lambda v, at: v.decide(
+                decided_on=decided_on or self._today(at),
+                hours=hours,
+                organisation=organisation,
+                content=content,
+                reasons=reasons,
+                deviation_reason=deviation_reason,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def send_vedtak_notice(
+        self, actor: Actor, vedtak_id: UUID, *, notice_date: date | None = None
+    ) -> date:
+        """Record that the parties were notified; returns the appeal deadline."""
+        appeal = self.legal.appeal
+
+        def act(vedtak: Vedtak, at: datetime) -> date:
+            day = notice_date or self._today(at)
+            vedtak.send_notice(
+                notice_date=day,
+                appeal_body=appeal.body,
+                deadline_days=appeal.deadline_days,
+                actor=actor,
+                at=at,
+            )
+            return appeal.deadline_for(day)
+
+        return self._vedtak_command(actor, vedtak_id, "send a vedtak notice", act)
+
+    def lodge_appeal(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        grounds: str,
+        lodged_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "lodge an appeal",
+            lambda v, at: v.lodge_appeal(
+                lodged_on=lodged_on or self._today(at),
+                grounds=grounds,
+                late_reason=late_reason,
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def resolve_appeal(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        outcome: str,
+        note: str = "",
+        resolved_on: date | None = None,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "resolve an appeal",
+            lambda v, at: v.resolve_appeal(
+                resolved_on=resolved_on or self._today(at),
+                outcome=outcome,
+                note=note,
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def amend_vedtak(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        hours: HoursByCompetence,
+        organisation: str,
+        content: str,
+        reasons: str,
+        valid_to: date,
+        deviation_reason: str | None = None,
+        amended_on: date | None = None,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "amend a vedtak",
+            lambda v, at: v.amend(
+                amended_on=amended_on or self._today(at),
+                hours=hours,
+                organisation=organisation,
+                content=content,
+                reasons=reasons,
+                deviation_reason=deviation_reason,
+                valid_to=valid_to,
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def record_delivery(
+        self, actor: Actor, vedtak_id: UUID, *, week_of: date, minutes: HoursByCompetence
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "record delivered hours",
+            lambda v, at: v.record_delivery(week_of=week_of, minutes=minutes, actor=actor, at=at),
+        )
+
+    def correct_delivery(
+        self,
+        actor: Actor,
+        vedtak_id: UUID,
+        *,
+        week_of: date,
+        minutes: HoursByCompetence,
+        reason: str,
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "correct delivered hours",
+            lambda v, at: v.correct_delivery(
+                week_of=week_of, minutes=minutes, reason=reason, actor=actor, at=at
+            ),
+        )
+
+    def revoke_vedtak(
+        self, actor: Actor, vedtak_id: UUID, *, reasons: str, revoked_on: date | None = None
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "revoke a vedtak",
+            lambda v, at: v.revoke(
+                revoked_on=revoked_on or self._today(at), reasons=reasons, actor=actor, at=at
+            ),
+        )
+
+    def record_vedtak_expiry(
+        self, actor: Actor, vedtak_id: UUID, *, on: date | None = None
+    ) -> None:
+        self._vedtak_command(
+            actor,
+            vedtak_id,
+            "record a vedtak's expiry",
+            lambda v, at: v.record_expiry(on=on or self._today(at), actor=actor, at=at),
+        )
+
+    def vedtak(self, actor: Actor, vedtak_id: UUID, *, reason: str | None = None) -> VedtakView:
+        """Read a vedtak (logged in the student's access log)."""
+        v = self._vedtak(vedtak_id)
+        self._run(
+            "log case read",
+            lambda at: self._log_read(actor, v.student_id, "vedtak", reason, at),
+        )
+        return VedtakView(
+            vedtak_id=v.id,
+            student_id=v.student_id,
+            school_code=v.school_code,
+            kind=v.kind,
+            legal_reference=v.legal_reference,
+            status=v.status,
+            recommendation=v.recommendation,
+            granted=v.granted,
+            deviates=bool(v.deviates),
+            valid_from=v.valid_from,
+            valid_to=v.valid_to,
+            in_force_until=v.in_force_until,
+            notice_date=v.notice_date,
+            appeal_deadline=v.appeal_deadline,
+            appeal_open=v.appeal_open,
+            delivered=v.delivered(),
+            version=v.version,
+        )
+
+    # -- team ------------------------------------------------------------------------------------
+
+    def form_team(self, actor: Actor, *, school: str, name: str) -> UUID:
+        self._require_writer(actor, "form a team")
+
+        def command(at: datetime) -> UUID:
+            self._school(school)
+            if self._find(Team, team_id(school)) is not None:
+                raise AlreadyExists(f"school {school} already has a team")
+            team = Team.form(school_code=school, name=name, actor=actor, at=at)
+            self._save(team)
+            return team.id
+
+        return self._run("form team", command)
+
+    def _team_command(
+        self, actor: Actor, school: str, what: str, act: Callable[[Team, datetime], T]
+    ) -> T:
+        self._require_writer(actor, what)
+
+        def command(at: datetime) -> T:
+            team = self._team(school)
+            result = act(team, at)
+            self._save(team)
+            return result
+
+        return self._run(what, command)
+
+    def add_member(
+        self,
+        actor: Actor,
+        *,
+        school: str,
+        member_id: str,
+        profession: str,
+        position_percent: Decimal | int | str,
+        joined_on: date | None = None,
+    ) -> None:
+        self._team_command(
+            actor,
+            school,
+            "add a team member",
+            lambda t, at: t.add_member(
+                member_id=member_id,
+                profession=profession,
+                position_percent=Decimal(str(position_percent)),
+                joined_on=joined_on or self._today(at),
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def change_position(
+        self,
+        actor: Actor,
+        *,
+        school: str,
+        member_id: str,
+        position_percent: Decimal | int | str,
+        effective_from: date,
+    ) -> None:
+        self._team_command(
+            actor,
+            school,
+            "change a position",
+            lambda t, at: t.change_position(
+                member_id=member_id,
+                position_percent=Decimal(str(position_percent)),
+                effective_from=effective_from,
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def appoint_coordinator(
+        self, actor: Actor, *, school: str, member_id: str, effective_from: date | None = None
+    ) -> None:
+        self._team_command(
+            actor,
+            school,
+            "appoint a coordinator",
+            lambda t, at: t.appoint_coordinator(
+                member_id=member_id,
+                effective_from=effective_from or self._today(at),
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def assign(
+        self,
+        actor: Actor,
+        *,
+        school: str,
+        member_id: str,
+        target_kind: str,
+        minutes_per_week: int,
+        valid_from: date,
+        valid_to: date | None = None,
+        student_id: UUID | None = None,
+        vedtak_id: UUID | None = None,
+        trinn: int | None = None,
+        class_name: str | None = None,
+    ) -> UUID:
+        """Assign a team member's weekly minutes to a student (under a vedtak in force for
+        that student), a class, a trinn, SFO or school-wide work."""
+        self._require_writer(actor, "assign a team member")
+        assignment_id = self.ids.new_id()
+
+        def command(at: datetime) -> UUID:
+            team = self._team(school)
+            case: CaseFile | None = None
+            if trinn is not None and class_name is not None:
+                self._school(school).check_class(trinn, class_name)
+            if student_id is not None:
+                student = self._student(student_id)
+                if student.school_code != school:
+                    raise NotFound("student at school", school)
+                if vedtak_id is not None:
+                    self._check_vedtak_covers(vedtak_id, student_id, valid_from, valid_to)
+                case = self._case_file(student_id, actor, at)
+                case.link(stream_id=team.id, kind="team", actor=actor, at=at)
+            team.assign(
+                assignment_id=assignment_id,
+                member_id=member_id,
+                target_kind=target_kind,
+                student_id=student_id,
+                vedtak_id=vedtak_id,
+                trinn=trinn,
+                class_name=class_name,
+                minutes_per_week=minutes_per_week,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                actor=actor,
+                at=at,
+            )
+            self._save(team, case)
+            return assignment_id
+
+        return self._run("assign team member", command)
+
+    def _check_vedtak_covers(
+        self, vedtak_id: UUID, student_id: UUID, valid_from: date, valid_to: date | None
+    ) -> None:
+        vedtak = self._find(Vedtak, vedtak_id)
+        if vedtak is None or vedtak.student_id != student_id:
+            raise VedtakRequired("the vedtak does not exist for this student")
+        if not vedtak.is_in_force(valid_from):
+            raise VedtakRequired(f"the vedtak is not in force on {valid_from.isoformat()}")
+        until = vedtak.in_force_until
+        if valid_to is None or (until is not None and valid_to > until):
+            limit = until.isoformat() if until else "its decision"
+            raise VedtakRequired(f"an assignment under a vedtak must end by {limit}")
+
+    def end_assignment(
+        self,
+        actor: Actor,
+        *,
+        school: str,
+        assignment_id: UUID,
+        ended_on: date,
+        reason: str,
+    ) -> None:
+        self._team_command(
+            actor,
+            school,
+            "end an assignment",
+            lambda t, at: t.end_assignment(
+                assignment_id=assignment_id, ended_on=ended_on, reason=reason, actor=actor, at=at
+            ),
+        )
+
+    def rotate_assignment(
+        self, actor: Actor, *, school: str, assignment_id: UUID, to_member_id: str, on: date
+    ) -> UUID:
+        new_id = self.ids.new_id()
+
+        def act(team: Team, at: datetime) -> UUID:
+            team.rotate(
+                assignment_id=assignment_id,
+                new_assignment_id=new_id,
+                to_member_id=to_member_id,
+                on=on,
+                actor=actor,
+                at=at,
+            )
+            return new_id
+
+        return self._team_command(actor, school, "rotate an assignment", act)
+
+    def record_member_left(
+        self, actor: Actor, *, school: str, member_id: str, left_on: date
+    ) -> None:
+        self._team_command(
+            actor,
+            school,
+            "record that a member left",
+            lambda t, at: t.record_member_left(
+                member_id=member_id, left_on=left_on, actor=actor, at=at
+            ),
+        )
+
+    def team(self, actor: Actor, school: str, *, on: date | None = None) -> TeamView:
+        team = self._team(school)
+        day = on or self._today(self._now())
+        return TeamView(
+            team_id=team.id,
+            school_code=team.school_code,
+            name=team.name,
+            coordinator_id=team.coordinator_id,
+            members=team.members,
+            assignments=team.active_assignments(day),
+            on=day,
+        )
+
+    # -- meetings --------------------------------------------------------------------------------
+
+    def schedule_meeting(
+        self, actor: Actor, *, school: str, kind: str, scheduled_at: datetime
+    ) -> UUID:
+        self._require_writer(actor, "schedule a meeting")
+        meeting_id = self.ids.new_id()
+
+        def command(at: datetime) -> UUID:
+            self._school(school)
+            meeting = Meeting.schedule(
+                meeting_id=meeting_id,
+                school_code=school,
+                kind=kind,
+                scheduled_at=scheduled_at,
+                actor=actor,
+                at=at,
+            )
+            self._save(meeting)
+            return meeting_id
+
+        return self._run("schedule meeting", command)
+
+    def _consent_lookup(self) -> Callable[[UUID, ExternalBody, MeetingKind, date], bool]:
+        cache: dict[UUID, Student | None] = {}
+
+        def covers(student_id: UUID, body: ExternalBody, kind: MeetingKind, on: date) -> bool:
+            if student_id not in cache:
+                cache[student_id] = self._find(Student, student_id)
+            student = cache[student_id]
+            return student is not None and student.consent_covers(
+                body=body, meeting_kind=kind, on=on
+            )
+
+        return covers
+
+    def _meeting_command(
+        self, actor: Actor, meeting_id: UUID, what: str, act: Callable[[Meeting, datetime], T]
+    ) -> T:
+        self._require_writer(actor, what)
+
+        def command(at: datetime) -> T:
+            meeting = self._meeting(meeting_id)
+            result = act(meeting, at)
+            self._save(meeting)
+            return result
+
+        return self._run(what, command)
+
+    def add_participant(self, actor: Actor, meeting_id: UUID, *, person_id: str, role: str) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "add a participant",
+            lambda m, at: m.add_participant(person_id=person_id, role=role, actor=actor, at=at),
+        )
+
+    def add_external_participant(self, actor: Actor, meeting_id: UUID, *, body: str) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "add an external participant",
+            lambda m, at: m.add_external_participant(
+                body=body, consent_lookup=self._consent_lookup(), actor=actor, at=at
+            ),
+        )
+
+    def add_agenda_item(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        *,
+        subject_kind: str,
+        title: str,
+        student_id: UUID | None = None,
+        anonymous: bool = False,
+        trinn: int | None = None,
+        class_name: str | None = None,
+        concern_id: UUID | None = None,
+    ) -> UUID:
+        self._require_writer(actor, "add an agenda item")
+        item_id = self.ids.new_id()
+
+        def command(at: datetime) -> UUID:
+            meeting = self._meeting(meeting_id)
+            if trinn is not None and class_name is not None:
+                self._school(meeting.school_code).check_class(trinn, class_name)
+            case: CaseFile | None = None
+            if student_id is not None:
+                student = self._student(student_id)
+                if student.school_code != meeting.school_code:
+                    raise NotFound("student at school", meeting.school_code)
+                if concern_id is not None and concern_id not in {
+                    c.concern_id for c in student.concerns()
+                }:
+                    raise UnknownEntry("the concern is not on this student's case")
+            meeting.add_agenda_item(
+                item_id=item_id,
+                subject_kind=subject_kind,
+                student_id=student_id,
+                anonymous=anonymous,
+                trinn=trinn,
+                class_name=class_name,
+                title=title,
+                concern_id=concern_id,
+                consent_lookup=self._consent_lookup(),
+                actor=actor,
+                at=at,
+            )
+            if student_id is not None and not anonymous:
+                case = self._case_file(student_id, actor, at)
+                case.link(stream_id=meeting_id, kind="meeting", actor=actor, at=at)
+            self._save(meeting, case)
+            return item_id
+
+        return self._run("add agenda item", command)
+
+    def record_note(self, actor: Actor, meeting_id: UUID, *, item_id: UUID, text: str) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "record a note",
+            lambda m, at: m.record_note(item_id=item_id, text=text, actor=actor, at=at),
+        )
+
+    def record_decision(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        *,
+        item_id: UUID,
+        outcome: str,
+        text: str,
+        responsible: str | None = None,
+        due: date | None = None,
+    ) -> UUID:
+        decision_id = self.ids.new_id()
+
+        def act(meeting: Meeting, at: datetime) -> UUID:
+            meeting.record_decision(
+                decision_id=decision_id,
+                item_id=item_id,
+                outcome=outcome,
+                text=text,
+                responsible=responsible,
+                due=due,
+                actor=actor,
+                at=at,
+            )
+            return decision_id
+
+        return self._meeting_command(actor, meeting_id, "record a decision", act)
+
+    def complete_action(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        *,
+        decision_id: UUID,
+        completed_on: date | None = None,
+    ) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "complete an action",
+            lambda m, at: m.complete_action(
+                decision_id=decision_id,
+                completed_on=completed_on or self._today(at),
+                actor=actor,
+                at=at,
+            ),
+        )
+
+    def record_meeting_held(
+        self, actor: Actor, meeting_id: UUID, *, held_at: datetime | None = None
+    ) -> None:
+        """Record that the meeting was held; concerns on its agenda become discussed."""
+        self._require_writer(actor, "record a meeting as held")
+
+        def command(at: datetime) -> None:
+            meeting = self._meeting(meeting_id)
+            meeting.record_held(held_at=held_at or at, actor=actor, at=at)
+            students: list[Student] = []
+            for item in meeting.agenda():
+                if item.concern_id is None or item.student_id is None:
+                    continue
+                student = self._student(item.student_id)
+                discussed = {c.concern_id: c.discussed_in for c in student.concerns()}.get(
+                    item.concern_id, []
+                )
+                if meeting_id in discussed or not student.is_active:
+                    continue
+                student.record_concern_discussed(
+                    concern_id=item.concern_id, meeting_id=meeting_id, actor=actor, at=at
+                )
+                students.append(student)
+            self._save(meeting, *students)
+
+        self._run("record meeting held", command)
+
+    def close_minutes(self, actor: Actor, meeting_id: UUID) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "close the minutes",
+            lambda m, at: m.close_minutes(actor=actor, at=at),
+        )
+
+    def amend_minutes(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        *,
+        text: str,
+        reason: str,
+        item_id: UUID | None = None,
+    ) -> UUID:
+        amendment_id = self.ids.new_id()
+
+        def act(meeting: Meeting, at: datetime) -> UUID:
+            meeting.amend_minutes(
+                amendment_id=amendment_id,
+                item_id=item_id,
+                text=text,
+                reason=reason,
+                actor=actor,
+                at=at,
+            )
+            return amendment_id
+
+        return self._meeting_command(actor, meeting_id, "amend the minutes", act)
+
+    def cancel_meeting(self, actor: Actor, meeting_id: UUID, *, reason: str) -> None:
+        self._meeting_command(
+            actor,
+            meeting_id,
+            "cancel a meeting",
+            lambda m, at: m.cancel(reason=reason, actor=actor, at=at),
+        )
+
+    def meeting(self, actor: Actor, meeting_id: UUID) -> MeetingView:
+        meeting = self._meeting(meeting_id)
+        return MeetingView(
+            meeting_id=meeting.id,
+            school_code=meeting.school_code,
+            kind=meeting.kind,
+            scheduled_at=meeting.scheduled_at,
+            held_at=meeting.held_at,
+            minutes_closed=meeting.minutes_closed,
+            cancelled=meeting.cancelled,
+            participants=meeting.participants(),
+            external_bodies=meeting.external_bodies,
+            agenda=meeting.agenda(),
+            decisions=meeting.decisions(),
+            open_actions=meeting.open_actions(),
+            version=meeting.version,
+        )
+
+    # -- store -----------------------------------------------------------------------------------
+
+    def event_count(self) -> int:
+        """Position of the newest stored event (events in the store)."""
+        return int(self.app.recorder.max_notification_id() or 0)
