@@ -20,6 +20,7 @@ import attrs
 
 from adapters.keys import INDEX_KEY, HmacHasher, KeyFileError, init_keys, read_key
 from adapters.system import RandomIds, SystemClock
+from adapters.views import SQLiteViewStore, ViewError
 from domain.application import MiljoApplication
 from domain.facade import Miljo
 from domain.legal import LegalReferences
@@ -80,7 +81,10 @@ def init_store(location: StoreLocation) -> list[Path]:
     except KeyFileError as error:
         raise StoreError(str(error)) from None
     app = _application(location)
-    app.close()
+    try:
+        SQLiteViewStore(app, location.db_path).close()
+    finally:
+        app.close()
     return created
 
 
@@ -145,8 +149,14 @@ def open_store(
     except Exception as error:
         app.close()
         raise StoreError(f"store {location.describe()} cannot be read: {error}") from None
+    try:
+        views = SQLiteViewStore(app, location.db_path)
+    except ViewError as error:
+        app.close()
+        raise StoreError(f"store {location.describe()}: {error}") from None
     return Miljo(
         app,
+        views=views,
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
         hasher=hasher,

@@ -11,10 +11,10 @@ Obtain an instance from the composition root (``adapters.bootstrap.open_store``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
@@ -42,7 +42,8 @@ from domain.meeting import (
     Meeting,
     Participant,
 )
-from domain.ports import Clock, IdFactory, KeyedHasher
+from domain.overview import Overview, compute_overview
+from domain.ports import Clock, IdFactory, KeyedHasher, ViewStore
 from domain.school import School, school_id
 from domain.student import (
     Aktivitetsplan,
@@ -61,6 +62,7 @@ from domain.values import (
     MeetingKind,
     Role,
     check_school_code,
+    check_trinn,
     local_date,
     require_aware,
 )
@@ -79,6 +81,72 @@ WRITER_ROLES = frozenset(Role) - {Role.AUDITOR}
 # ---------------------------------------------------------------------------------------------
 # Query results
 # ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One event in a student's auditable history."""
+
+    position: int  # in the store's total order
+    stream_id: UUID
+    version: int
+    event_type: str
+    recorded_at: datetime
+    effective: str  # ISO date or instant: observed, decided, held, valid from
+    actor_id: str
+    actor_role: str
+    summary: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> HistoryEntry:
+        return cls(
+            position=int(row["position"]),
+            stream_id=UUID(row["stream_id"]),
+            version=int(row["version"]),
+            event_type=str(row["event_type"]),
+            recorded_at=datetime.fromisoformat(row["recorded_at"]),
+            effective=str(row["effective"]),
+            actor_id=str(row["actor_id"]),
+            actor_role=str(row["actor_role"]),
+            summary=str(row["summary"]),
+        )
+
+    def export_record(self, event: object) -> dict[str, object]:
+        """The documented export line: index fields plus the event's full payload."""
+        payload = {
+            k: _jsonable(v)
+            for k, v in vars(event).items()
+            if k not in ("originator_id", "originator_version", "timestamp")
+        }
+        return {
+            "position": self.position,
+            "stream_id": str(self.stream_id),
+            "version": self.version,
+            "type": self.event_type,
+            "topic": getattr(event, "TOPIC", ""),
+            "class_version": getattr(event, "class_version", 1),
+            "recorded_at": self.recorded_at.isoformat(),
+            "effective": self.effective,
+            "actor_id": self.actor_id,
+            "actor_role": self.actor_role,
+            "summary": self.summary,
+            "payload": payload,
+        }
+
+
+def _jsonable(value: object) -> object:
+    """Plain JSON values: ids, dates and decimals as strings; lists and dicts recursively."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
 
 
 @attrs.frozen
@@ -196,9 +264,11 @@ class Miljo:
         ids: IdFactory,
         hasher: KeyedHasher,
         legal: LegalReferences,
+        views: ViewStore,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         self.app = app
+        self.views = views
         self.clock = clock
         self.ids = ids
         self.hasher = hasher
@@ -206,6 +276,7 @@ class Miljo:
         self.max_attempts = max_attempts
 
     def close(self) -> None:
+        self.views.close()
         self.app.close()
 
     def __enter__(self) -> Miljo:
@@ -404,24 +475,7 @@ class Miljo:
             "log case read",
             lambda at: self._log_read(actor, student_id, "case", reason, at),
         )
-        return StudentCase(
-            student_id=student.id,
-            school_code=student.school_code,
-            student_number=student.student_number,
-            name=student.name,
-            trinn=student.trinn,
-            class_name=student.class_name,
-            registered_on=student.registered_on,
-            is_active=student.is_active,
-            observations=student.current_observations(),
-            concerns=student.concerns(),
-            consents=student.consents(),
-            referrals=student.referrals(),
-            plans=student.plans(),
-            vedtak_ids=case.linked("vedtak") if case else [],
-            meeting_ids=case.linked("meeting") if case else [],
-            version=student.version,
-        )
+        return _student_case(student, case)
 
     def access_log(self, actor: Actor, student_id: UUID) -> list[tuple[datetime, str, str, str]]:
         """Reads of a student's case: (when, who, role, what). For the privacy officer."""
@@ -1464,8 +1518,113 @@ class Miljo:
             version=meeting.version,
         )
 
+    # -- views: overview and history -------------------------------------------------------------
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Bring the read models up to date with the store; returns events applied."""
+        return self.views.catch_up(progress)
+
+    def rebuild_views(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop the read models and replay every stored event into them."""
+        return self.views.rebuild(progress)
+
+    def overview(
+        self, actor: Actor, *, school: str, trinn: int | None = None, on: date | None = None
+    ) -> Overview:
+        """The ressursteam overview of a school (optionally one trinn) on a date."""
+        self._school(school)
+        if trinn is not None:
+            check_trinn(trinn)
+        self.views.catch_up()
+        return compute_overview(
+            self.views, school=school, on=on or self._today(self._now()), trinn=trinn
+        )
+
+    def history(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        reason: str | None = None,
+    ) -> list[HistoryEntry]:
+        """Every recorded event about a student (including vedtak, team and meeting events
+        about them), in store order, optionally only what was recorded by ``as_of``.
+        The read is logged."""
+        self._student(student_id)
+        self._run(
+            "log case read", lambda at: self._log_read(actor, student_id, "history", reason, at)
+        )
+        self.views.catch_up()
+        until = None if as_of is None else _utc_iso(as_of)
+        return [
+            HistoryEntry.from_row(row)
+            for row in self.views.history_rows(str(student_id), until=until)
+            if not row["event_type"].startswith("AccessLog.")
+        ]
+
+    def aggregate_as_of(self, aggregate_id: UUID, as_of: datetime) -> MiljoAggregate | None:
+        """The state of any aggregate as it was recorded at instant ``as_of`` (None if it
+        did not exist yet). Loads through the newest snapshot at or before that version."""
+        self.views.catch_up()
+        version = self.views.version_at(str(aggregate_id), _utc_iso(as_of))
+        if version is None:
+            return None
+        aggregate: object = self.app.repository.get(aggregate_id, version=version)
+        return aggregate if isinstance(aggregate, MiljoAggregate) else None
+
+    def student_case_as_of(
+        self, actor: Actor, student_id: UUID, *, as_of: datetime, reason: str | None = None
+    ) -> StudentCase | None:
+        """The student's case as the school knew it at ``as_of`` (logged)."""
+        self._student(student_id)
+        student = self.aggregate_as_of(student_id, as_of)
+        self._run("log case read", lambda at: self._log_read(actor, student_id, "case", reason, at))
+        if not isinstance(student, Student):
+            return None
+        case = self.aggregate_as_of(case_file_id(student_id), as_of)
+        return _student_case(student, case if isinstance(case, CaseFile) else None)
+
+    def export_history(
+        self, actor: Actor, student_id: UUID, *, reason: str | None = None
+    ) -> list[dict[str, object]]:
+        """The student's history as JSON-ready records, one per event, with full payloads
+        (see docs/history-export.md). The read is logged."""
+        entries = self.history(actor, student_id, reason=reason or "export")
+        records: list[dict[str, object]] = []
+        for entry in entries:
+            stream = entry.stream_id
+            [event] = list(self.app.events.get(stream, gt=entry.version - 1, lte=entry.version))
+            records.append(entry.export_record(event))
+        return records
+
     # -- store -----------------------------------------------------------------------------------
 
     def event_count(self) -> int:
         """Position of the newest stored event (events in the store)."""
         return int(self.app.recorder.max_notification_id() or 0)
+
+
+def _utc_iso(instant: datetime) -> str:
+    return require_aware(instant, "as-of instant").isoformat()
+
+
+def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
+    return StudentCase(
+        student_id=student.id,
+        school_code=student.school_code,
+        student_number=student.student_number,
+        name=student.name,
+        trinn=student.trinn,
+        class_name=student.class_name,
+        registered_on=student.registered_on,
+        is_active=student.is_active,
+        observations=student.current_observations(),
+        concerns=student.concerns(),
+        consents=student.consents(),
+        referrals=student.referrals(),
+        plans=student.plans(),
+        vedtak_ids=case.linked("vedtak") if case else [],
+        meeting_ids=case.linked("meeting") if case else [],
+        version=student.version,
+    )

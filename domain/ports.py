@@ -5,8 +5,9 @@ Adapters implement them; the composition root (``adapters.bootstrap``) wires the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 
@@ -29,3 +30,43 @@ class KeyedHasher(Protocol):
     """
 
     def digest(self, purpose: str, value: str) -> str: ...
+
+
+class ViewReader(Protocol):
+    """Read access to the projected tables (see domain.projection.TABLES).
+
+    Rows are dicts of column -> value (text, integers or None). Implementations catch up
+    with the event store before answering (read-your-writes).
+    """
+
+    def select(self, table: str, where: Mapping[str, object]) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose columns equal ``where`` (indexed columns only)."""
+        ...
+
+    def observation_counts(
+        self, *, school: str, since: str | None, trinn: int | None
+    ) -> dict[str, int]:
+        """Observations of the school's active students recorded after ``since``, by category."""
+        ...
+
+    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+        """Events at the school recorded after ``since`` (ISO instant), by event type."""
+        ...
+
+
+class ViewStore(ViewReader, Protocol):
+    """A ViewReader that the facade can bring up to date and rebuild."""
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int: ...
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int: ...
+
+    def position(self) -> int: ...
+
+    def history_rows(
+        self, student_id: str, *, until: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def version_at(self, stream_id: str, until: str) -> int | None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,284 @@
+"""Read models on SQLite: pull-based catch-up, exactly once.
+
+The view tables (``view_*``) live in the same SQLite file as the events. ``catch_up`` reads
+notifications after the tracked position in pages, projects them (``domain.projection``) and
+writes the rows and the new position in ONE transaction (``BEGIN IMMEDIATE``), after checking
+that the position is still the one the page was read from. A crash before commit leaves both
+unchanged; a concurrent catch-up that got there first makes this one re-read. Re-applying a
+tracked notification is refused (:class:`AlreadyTracked`).
+
+For an in-memory event store the views live in an in-memory SQLite database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+
+from domain.base import MiljoAggregate
+from domain.projection import (
+    SCHEMA_VERSION,
+    TABLES,
+    TABLES_BY_NAME,
+    Delete,
+    Op,
+    Patch,
+    Put,
+    project,
+)
+
+PREFIX: Final = "view_"
+DEFAULT_PAGE: Final = 500
+
+Progress = Callable[[int, int], None]
+
+
+class AlreadyTracked(Exception):
+    """A notification at or before the tracked position was offered again."""
+
+
+class ViewError(Exception):
+    """The view tables cannot be read or written."""
+
+
+def _ddl() -> list[str]:
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {PREFIX}meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+    ]
+    for table in TABLES:
+        cols = ", ".join(table.columns)
+        key = ", ".join(table.key)
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {PREFIX}{table.name} ({cols}, PRIMARY KEY ({key}))"
+        )
+        for index in table.indexes:
+            name = f"{PREFIX}{table.name}_{'_'.join(index)}"
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {PREFIX}{table.name} ({', '.join(index)})"
+            )
+    return statements
+
+
+class SQLiteViewStore:
+    """View tables and their tracked position in one SQLite database."""
+
+    def __init__(
+        self, app: Application[Any], path: Path | None, *, page_size: int = DEFAULT_PAGE
+    ) -> None:
+        self.app = app
+        self.page_size = page_size
+        try:
+            self.db = sqlite3.connect(
+                str(path) if path is not None else ":memory:",
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+            )
+            self.db.row_factory = sqlite3.Row
+            if path is not None:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self._school_cache: dict[str, str | None] = {}
+            self._ensure_schema()
+        except sqlite3.DatabaseError as error:
+            raise ViewError(f"view tables cannot be opened: {error}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _ddl():
+                self.db.execute(statement)
+            row = self.db.execute(
+                f"SELECT value FROM {PREFIX}meta WHERE key = 'schema_version'"
+            ).fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                self._reset_tables()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _reset_tables(self) -> None:
+        for table in TABLES:
+            self.db.execute(f"DELETE FROM {PREFIX}{table.name}")
+        self.db.execute(f"DELETE FROM {PREFIX}meta")
+        self.db.execute(
+            f"INSERT INTO {PREFIX}meta (key, value) VALUES ('schema_version', ?), ('position', 0)",
+            (SCHEMA_VERSION,),
+        )
+        self._school_cache.clear()
+
+    def position(self) -> int:
+        row = self.db.execute(f"SELECT value FROM {PREFIX}meta WHERE key = 'position'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- catching up ---------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """How many notifications are stored after the tracked position (at most)."""
+        newest = self.app.recorder.max_notification_id() or 0
+        return max(0, int(newest) - self.position())
+
+    def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
+        """Apply every notification after the tracked position; returns how many were applied."""
+        applied = 0
+        total = self.pending()
+        while limit is None or applied < limit:
+            start = self.position()
+            page = self.page_size if limit is None else min(self.page_size, limit - applied)
+            notifications = self.app.recorder.select_notifications(start=start + 1, limit=page)
+            if not notifications:
+                break
+            try:
+                self.apply(notifications, expected_position=start)
+            except AlreadyTracked:
+                continue  # another process applied this page first: read on from its position
+            applied += len(notifications)
+            if progress is not None:
+                progress(applied, max(total, applied))
+        return applied
+
+    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
+        """Project ``notifications`` and advance the position, atomically."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            position = self.position()
+            if position != expected_position or notifications[0].id <= position:
+                raise AlreadyTracked(
+                    f"view position is {position}; notification {notifications[0].id} refused"
+                )
+            last = position
+            for notification in notifications:
+                if notification.id <= last:
+                    raise AlreadyTracked(f"notification {notification.id} is out of order")
+                event = self.app.mapper.to_domain_event(notification)
+                if isinstance(event, MiljoAggregate.Event):
+                    for op in project(event, notification.id, self._school_of):
+                        self._execute(op)
+                last = notification.id
+            self.db.execute(f"UPDATE {PREFIX}meta SET value = ? WHERE key = 'position'", (last,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            self._school_cache.clear()
+            raise
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every view row and replay the whole store from the first event."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._reset_tables()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return self.catch_up(progress)
+
+    def _school_of(self, stream_id: str) -> str | None:
+        if stream_id in self._school_cache:
+            return self._school_cache[stream_id]
+        row = self.db.execute(
+            f"SELECT school FROM {PREFIX}streams WHERE stream_id = ?", (stream_id,)
+        ).fetchone()
+        school = row[0] if row else None
+        if row is not None:
+            self._school_cache[stream_id] = school
+        return school
+
+    def _execute(self, op: Op) -> None:
+        table = f"{PREFIX}{op.table}"
+        if isinstance(op, Put):
+            spec = TABLES_BY_NAME[op.table]
+            values = [op.row.get(c) for c in spec.columns]
+            marks = ", ".join("?" for _ in spec.columns)
+            self.db.execute(
+                f"INSERT OR REPLACE INTO {table} ({', '.join(spec.columns)}) VALUES ({marks})",
+                values,
+            )
+            if op.table == "streams":
+                self._school_cache[str(op.row["stream_id"])] = op.row["school"]
+        elif isinstance(op, Patch):
+            sets = ", ".join(f"{c} = ?" for c in op.values)
+            where = " AND ".join(f"{c} = ?" for c in op.key)
+            self.db.execute(
+                f"UPDATE {table} SET {sets} WHERE {where}",
+                [*op.values.values(), *op.key.values()],
+            )
+        elif isinstance(op, Delete):
+            where = " AND ".join(f"{c} = ?" for c in op.key)
+            self.db.execute(f"DELETE FROM {table} WHERE {where}", list(op.key.values()))
+
+    # -- reading (domain.ports.ViewReader) -------------------------------------------------------
+
+    def select(self, table: str, where: Mapping[str, object]) -> list[dict[str, Any]]:
+        spec = TABLES_BY_NAME[table]
+        unknown = set(where) - set(spec.columns)
+        if unknown:
+            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
+        clause = " AND ".join(f"{c} = ?" for c in where) or "1 = 1"
+        rows = self.db.execute(
+            f"SELECT * FROM {PREFIX}{table} WHERE {clause}", list(where.values())
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def observation_counts(
+        self, *, school: str, since: str | None, trinn: int | None
+    ) -> dict[str, int]:
+        sql = (
+            f"SELECT c.category, COUNT(*) FROM {PREFIX}observations o "
+            f"JOIN {PREFIX}observation_categories c ON c.observation_id = o.observation_id "
+            f"JOIN {PREFIX}students s ON s.student_id = o.student_id "
+            "WHERE s.school = ? AND s.active = 1"
+        )
+        params: list[object] = [school]
+        if since is not None:
+            sql += " AND o.recorded_at > ?"
+            params.append(since)
+        if trinn is not None:
+            sql += " AND s.trinn = ?"
+            params.append(trinn)
+        sql += " GROUP BY c.category"
+        return {row[0]: int(row[1]) for row in self.db.execute(sql, params)}
+
+    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+        sql = f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?"
+        params: list[object] = [school]
+        if since is not None:
+            sql += " AND recorded_at > ?"
+            params.append(since)
+        sql += " AND event_type NOT LIKE 'AccessLog.%' GROUP BY event_type"
+        return {row[0]: int(row[1]) for row in self.db.execute(sql, params)}
+
+    def history_rows(self, student_id: str, *, until: str | None = None) -> list[dict[str, Any]]:
+        """Every indexed event about a student, in store order (optionally up to an instant)."""
+        sql = f"SELECT * FROM {PREFIX}events WHERE student_id = ?"
+        params: list[object] = [student_id]
+        if until is not None:
+            sql += " AND recorded_at <= ?"
+            params.append(until)
+        sql += " ORDER BY position"
+        return [dict(row) for row in self.db.execute(sql, params)]
+
+    def version_at(self, stream_id: str, until: str) -> int | None:
+        """The stream's version as recorded at instant ``until`` (None if it did not exist)."""
+        row = self.db.execute(
+            f"SELECT MAX(version) FROM {PREFIX}events WHERE stream_id = ? AND recorded_at <= ?",
+            (stream_id, until),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every view table (for ``store info``)."""
+        return {
+            t.name: int(self.db.execute(f"SELECT COUNT(*) FROM {PREFIX}{t.name}").fetchone()[0])
+            for t in TABLES
+        }

@@ -1,0 +1,669 @@
+"""Projection logic (pure): how each stored event changes the read-model tables.
+
+The tables hold ids, codes, counts, minutes, dates and kinds only: never names or free text
+(ADR 0008). ``project`` turns one domain event into row operations; a view store in
+``adapters/`` applies them, together with the tracked position, in one transaction.
+
+Every event also gets one row in ``events``: the auditable history index (position, stream,
+version, recorded and effective time, actor, role, type, student, school, one-line summary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from domain.base import MiljoAggregate
+from domain.casefile import AccessLog, CaseFile
+from domain.meeting import Meeting
+from domain.school import School
+from domain.student import REFERRAL_TRANSITIONS, ReferralStatus, Student
+from domain.team import Team
+from domain.values import Competence
+from domain.vedtak import Vedtak
+
+#: Bump when the table layout or the projection logic changes: stores rebuild their views.
+SCHEMA_VERSION: Final = 1
+
+
+@attrs.frozen
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+
+TABLES: Final = (
+    Table("streams", ("stream_id", "kind", "school"), ("stream_id",)),
+    Table("schools", ("school", "first_trinn", "last_trinn"), ("school",)),
+    Table("classes", ("school", "class_name", "trinn"), ("school", "class_name")),
+    Table(
+        "students",
+        ("student_id", "school", "trinn", "class_name", "active"),
+        ("student_id",),
+        (("school",),),
+    ),
+    Table(
+        "vedtak",
+        (
+            "vedtak_id",
+            "student_id",
+            "school",
+            "kind",
+            "status",
+            "valid_from",
+            "valid_to",
+            "revoked_on",
+            "teacher",
+            "special_ed_teacher",
+            "miljoterapeut",
+            "assistant",
+            "appeal_open",
+            "notice_date",
+            "appeal_deadline",
+        ),
+        ("vedtak_id",),
+        (("school",), ("student_id",)),
+    ),
+    Table(
+        "members",
+        ("school", "member_id", "profession", "joined_on", "left_on", "coordinator"),
+        ("school", "member_id"),
+    ),
+    Table(
+        "positions",
+        ("school", "member_id", "effective_from", "percent"),
+        ("school", "member_id", "effective_from"),
+    ),
+    Table(
+        "assignments",
+        (
+            "assignment_id",
+            "school",
+            "member_id",
+            "target_kind",
+            "student_id",
+            "vedtak_id",
+            "trinn",
+            "class_name",
+            "minutes",
+            "valid_from",
+            "valid_to",
+        ),
+        ("assignment_id",),
+        (("school",), ("vedtak_id",)),
+    ),
+    Table(
+        "meetings",
+        ("meeting_id", "school", "kind", "scheduled_at", "held_at", "closed", "cancelled"),
+        ("meeting_id",),
+        (("school",),),
+    ),
+    Table("meeting_bodies", ("meeting_id", "body"), ("meeting_id", "body")),
+    Table(
+        "agenda",
+        (
+            "item_id",
+            "meeting_id",
+            "school",
+            "subject_kind",
+            "student_id",
+            "anonymous",
+            "trinn",
+            "class_name",
+            "concern_id",
+        ),
+        ("item_id",),
+        (("meeting_id",), ("school",)),
+    ),
+    Table(
+        "actions",
+        (
+            "decision_id",
+            "meeting_id",
+            "school",
+            "item_id",
+            "student_id",
+            "outcome",
+            "responsible",
+            "due",
+            "completed_on",
+        ),
+        ("decision_id",),
+        (("school",),),
+    ),
+    Table(
+        "concerns",
+        ("concern_id", "student_id", "raised_at", "discussed"),
+        ("concern_id",),
+        (("student_id",),),
+    ),
+    Table(
+        "plans",
+        ("plan_id", "student_id", "evaluation_date", "closed"),
+        ("plan_id",),
+        (("student_id",),),
+    ),
+    Table(
+        "referrals",
+        ("referral_id", "student_id", "body", "status", "made_on", "pending"),
+        ("referral_id",),
+        (("student_id",),),
+    ),
+    Table(
+        "observations",
+        ("observation_id", "student_id", "observed_at", "recorded_at"),
+        ("observation_id",),
+        (("student_id",), ("recorded_at",)),
+    ),
+    Table(
+        "observation_categories",
+        ("observation_id", "category"),
+        ("observation_id", "category"),
+    ),
+    Table(
+        "consents",
+        (
+            "consent_id",
+            "student_id",
+            "scope_kind",
+            "scope",
+            "valid_from",
+            "valid_to",
+            "withdrawn_on",
+        ),
+        ("consent_id",),
+        (("student_id",),),
+    ),
+    Table(
+        "events",
+        (
+            "position",
+            "stream_id",
+            "version",
+            "event_type",
+            "recorded_at",
+            "effective",
+            "actor_id",
+            "actor_role",
+            "student_id",
+            "school",
+            "summary",
+        ),
+        ("position",),
+        (("student_id", "position"), ("stream_id", "version"), ("school", "position")),
+    ),
+)
+
+TABLES_BY_NAME: Final = {t.name: t for t in TABLES}
+
+
+@attrs.frozen
+class Put:
+    """Insert or replace a whole row."""
+
+    table: str
+    row: Mapping[str, Any]
+
+
+@attrs.frozen
+class Patch:
+    """Update some columns of the row with this key (no-op if absent)."""
+
+    table: str
+    key: Mapping[str, Any]
+    values: Mapping[str, Any]
+
+
+@attrs.frozen
+class Delete:
+    """Delete the rows matching this (partial) key."""
+
+    table: str
+    key: Mapping[str, Any]
+
+
+Op = Put | Patch | Delete
+
+#: Looks up the school code of a stream (as recorded in ``streams``), or None.
+SchoolOf = Callable[[str], str | None]
+
+
+def _s(value: object) -> str | None:
+    """Ids, dates and instants are stored as text (ISO for dates and instants)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def event_type(event: MiljoAggregate.Event) -> str:
+    """``Student.ObservationRecorded`` style name of a stored event."""
+    topic = getattr(event, "TOPIC", "") or ""
+    return topic.partition(":")[2] or type(event).__qualname__
+
+
+def _school_of_event(event: MiljoAggregate.Event, school_of: SchoolOf) -> str | None:
+    code = getattr(event, "school_code", None)
+    if isinstance(code, str) and isinstance(event, MiljoAggregate.Created):
+        return code
+    school = school_of(str(event.originator_id))
+    if school is None and (subject := event.subject_id()) is not None:
+        school = school_of(str(subject))
+    return school
+
+
+def project(event: MiljoAggregate.Event, position: int, school_of: SchoolOf) -> list[Op]:
+    """The row operations for one event at ``position`` in the store's sequence."""
+    ops = _specific(event, school_of)
+    subject = event.subject_id()
+    school = _school_of_event(event, school_of)
+    for op in ops:  # a created event registers its stream before the index row is written
+        if isinstance(op, Put) and op.table == "streams":
+            school = op.row["school"]
+    ops.append(
+        Put(
+            "events",
+            {
+                "position": position,
+                "stream_id": str(event.originator_id),
+                "version": event.originator_version,
+                "event_type": event_type(event),
+                "recorded_at": _s(event.timestamp),
+                "effective": _s(event.effective_time()),
+                "actor_id": event.actor_id,
+                "actor_role": event.actor_role,
+                "student_id": _s(subject),
+                "school": school,
+                "summary": event.summary(),
+            },
+        )
+    )
+    return ops
+
+
+def _stream(event: MiljoAggregate.Event, kind: str, school: str | None) -> Put:
+    return Put("streams", {"stream_id": str(event.originator_id), "kind": kind, "school": school})
+
+
+def _specific(e: MiljoAggregate.Event, school_of: SchoolOf) -> list[Op]:
+    sid = str(e.originator_id)
+    # -- school ----------------------------------------------------------------------------------
+    if isinstance(e, School.Registered):
+        return [
+            _stream(e, "school", e.code),
+            Put(
+                "schools",
+                {"school": e.code, "first_trinn": e.first_trinn, "last_trinn": e.last_trinn},
+            ),
+        ]
+    if isinstance(e, School.ClassAdded):
+        school = school_of(sid)
+        return [Put("classes", {"school": school, "class_name": e.class_name, "trinn": e.trinn})]
+    # -- student ---------------------------------------------------------------------------------
+    if isinstance(e, Student.Registered):
+        return [
+            _stream(e, "student", e.school_code),
+            Put(
+                "students",
+                {
+                    "student_id": sid,
+                    "school": e.school_code,
+                    "trinn": e.trinn,
+                    "class_name": e.class_name,
+                    "active": 1,
+                },
+            ),
+        ]
+    if isinstance(e, Student.ClassChanged):
+        return [
+            Patch("students", {"student_id": sid}, {"trinn": e.trinn, "class_name": e.class_name})
+        ]
+    if isinstance(e, Student.Departed):
+        return [Patch("students", {"student_id": sid}, {"active": 0})]
+    if isinstance(e, Student.ObservationRecorded):
+        oid = str(e.observation_id)
+        return [
+            Put(
+                "observations",
+                {
+                    "observation_id": oid,
+                    "student_id": sid,
+                    "observed_at": _s(e.observed_at),
+                    "recorded_at": _s(e.timestamp),
+                },
+            ),
+            *[
+                Put("observation_categories", {"observation_id": oid, "category": c})
+                for c in e.categories
+            ],
+        ]
+    if isinstance(e, Student.ObservationCorrected):
+        oid = str(e.corrects)
+        return [
+            Patch("observations", {"observation_id": oid}, {"observed_at": _s(e.observed_at)}),
+            Delete("observation_categories", {"observation_id": oid}),
+            *[
+                Put("observation_categories", {"observation_id": oid, "category": c})
+                for c in e.categories
+            ],
+        ]
+    if isinstance(e, Student.ConcernRaised):
+        return [
+            Put(
+                "concerns",
+                {
+                    "concern_id": str(e.concern_id),
+                    "student_id": sid,
+                    "raised_at": _s(e.timestamp),
+                    "discussed": 0,
+                },
+            )
+        ]
+    if isinstance(e, Student.ConcernDiscussed):
+        return [Patch("concerns", {"concern_id": str(e.concern_id)}, {"discussed": 1})]
+    if isinstance(e, Student.ConsentRecorded):
+        return [
+            Put(
+                "consents",
+                {
+                    "consent_id": str(e.consent_id),
+                    "student_id": sid,
+                    "scope_kind": e.scope_kind,
+                    "scope": e.scope,
+                    "valid_from": _s(e.valid_from),
+                    "valid_to": _s(e.valid_to),
+                    "withdrawn_on": None,
+                },
+            )
+        ]
+    if isinstance(e, Student.ConsentWithdrawn):
+        return [
+            Patch(
+                "consents", {"consent_id": str(e.consent_id)}, {"withdrawn_on": _s(e.withdrawn_on)}
+            )
+        ]
+    if isinstance(e, Student.ReferralMade):
+        return [
+            Put(
+                "referrals",
+                {
+                    "referral_id": str(e.referral_id),
+                    "student_id": sid,
+                    "body": e.body,
+                    "status": ReferralStatus.SENT.value,
+                    "made_on": _s(e.made_on),
+                    "pending": 1,
+                },
+            )
+        ]
+    if isinstance(e, Student.ReferralStatusChanged):
+        pending = 1 if REFERRAL_TRANSITIONS[ReferralStatus(e.status)] else 0
+        return [
+            Patch(
+                "referrals",
+                {"referral_id": str(e.referral_id)},
+                {"status": e.status, "pending": pending},
+            )
+        ]
+    if isinstance(e, Student.AktivitetsplanCreated):
+        return [
+            Put(
+                "plans",
+                {
+                    "plan_id": str(e.plan_id),
+                    "student_id": sid,
+                    "evaluation_date": _s(e.evaluation_date),
+                    "closed": 0,
+                },
+            )
+        ]
+    if isinstance(e, Student.AktivitetsplanEvaluated):
+        return [
+            Patch(
+                "plans",
+                {"plan_id": str(e.plan_id)},
+                {"evaluation_date": _s(e.next_evaluation_date)},
+            )
+        ]
+    if isinstance(e, Student.AktivitetsplanClosed):
+        return [Patch("plans", {"plan_id": str(e.plan_id)}, {"closed": 1})]
+    # -- vedtak ----------------------------------------------------------------------------------
+    if isinstance(e, Vedtak.Opened):
+        return [
+            _stream(e, "vedtak", e.school_code),
+            Put(
+                "vedtak",
+                {
+                    "vedtak_id": sid,
+                    "student_id": str(e.student_id),
+                    "school": e.school_code,
+                    "kind": e.kind,
+                    "status": "opened",
+                    "valid_from": None,
+                    "valid_to": None,
+                    "revoked_on": None,
+                    **{c.value: 0 for c in Competence},
+                    "appeal_open": 0,
+                    "notice_date": None,
+                    "appeal_deadline": None,
+                },
+            ),
+        ]
+    if isinstance(e, Vedtak.RecommendationReceived):
+        return [Patch("vedtak", {"vedtak_id": sid}, {"status": "recommended"})]
+    if isinstance(e, Vedtak.Decided):
+        return [
+            Patch(
+                "vedtak",
+                {"vedtak_id": sid},
+                {
+                    "status": "decided",
+                    "valid_from": _s(e.valid_from),
+                    "valid_to": _s(e.valid_to),
+                    **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
+                },
+            )
+        ]
+    if isinstance(e, Vedtak.Amended):
+        return [
+            Patch(
+                "vedtak",
+                {"vedtak_id": sid},
+                {
+                    "valid_to": _s(e.valid_to),
+                    "notice_date": None,
+                    "appeal_deadline": None,
+                    **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
+                },
+            )
+        ]
+    if isinstance(e, Vedtak.NoticeSent):
+        return [
+            Patch(
+                "vedtak",
+                {"vedtak_id": sid},
+                {"notice_date": _s(e.notice_date), "appeal_deadline": _s(e.appeal_deadline)},
+            )
+        ]
+    if isinstance(e, Vedtak.AppealLodged):
+        return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 1})]
+    if isinstance(e, Vedtak.AppealResolved):
+        return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 0})]
+    if isinstance(e, Vedtak.Revoked):
+        return [
+            Patch(
+                "vedtak", {"vedtak_id": sid}, {"status": "revoked", "revoked_on": _s(e.revoked_on)}
+            )
+        ]
+    if isinstance(e, Vedtak.Expired):
+        return [Patch("vedtak", {"vedtak_id": sid}, {"status": "expired"})]
+    # -- team ------------------------------------------------------------------------------------
+    if isinstance(e, Team.Formed):
+        return [_stream(e, "team", e.school_code)]
+    if isinstance(e, Team.MemberJoined):
+        school = school_of(sid)
+        return [
+            Put(
+                "members",
+                {
+                    "school": school,
+                    "member_id": e.member_id,
+                    "profession": e.profession,
+                    "joined_on": _s(e.joined_on),
+                    "left_on": None,
+                    "coordinator": 0,
+                },
+            ),
+            Put(
+                "positions",
+                {
+                    "school": school,
+                    "member_id": e.member_id,
+                    "effective_from": _s(e.joined_on),
+                    "percent": str(e.position_percent),
+                },
+            ),
+        ]
+    if isinstance(e, Team.PositionChanged):
+        return [
+            Put(
+                "positions",
+                {
+                    "school": school_of(sid),
+                    "member_id": e.member_id,
+                    "effective_from": _s(e.effective_from),
+                    "percent": str(e.position_percent),
+                },
+            )
+        ]
+    if isinstance(e, Team.CoordinatorAppointed):
+        school = school_of(sid)
+        ops: list[Op] = []
+        if e.previous_member_id is not None:
+            ops.append(
+                Patch(
+                    "members",
+                    {"school": school, "member_id": e.previous_member_id},
+                    {"coordinator": 0},
+                )
+            )
+        ops.append(
+            Patch("members", {"school": school, "member_id": e.member_id}, {"coordinator": 1})
+        )
+        return ops
+    if isinstance(e, Team.AssignmentMade):
+        return [
+            Put(
+                "assignments",
+                {
+                    "assignment_id": str(e.assignment_id),
+                    "school": school_of(sid),
+                    "member_id": e.member_id,
+                    "target_kind": e.target_kind,
+                    "student_id": _s(e.student_id),
+                    "vedtak_id": _s(e.vedtak_id),
+                    "trinn": e.trinn,
+                    "class_name": e.class_name,
+                    "minutes": e.minutes_per_week,
+                    "valid_from": _s(e.valid_from),
+                    "valid_to": _s(e.valid_to),
+                },
+            )
+        ]
+    if isinstance(e, Team.AssignmentEnded):
+        return [
+            Patch(
+                "assignments", {"assignment_id": str(e.assignment_id)}, {"valid_to": _s(e.ended_on)}
+            )
+        ]
+    if isinstance(e, Team.MemberLeft):
+        return [
+            Patch(
+                "members",
+                {"school": school_of(sid), "member_id": e.member_id},
+                {"left_on": _s(e.left_on), "coordinator": 0},
+            )
+        ]
+    # -- meetings --------------------------------------------------------------------------------
+    if isinstance(e, Meeting.Scheduled):
+        return [
+            _stream(e, "meeting", e.school_code),
+            Put(
+                "meetings",
+                {
+                    "meeting_id": sid,
+                    "school": e.school_code,
+                    "kind": e.kind,
+                    "scheduled_at": _s(e.scheduled_at),
+                    "held_at": None,
+                    "closed": 0,
+                    "cancelled": 0,
+                },
+            ),
+        ]
+    if isinstance(e, Meeting.ExternalParticipantAdded):
+        return [Put("meeting_bodies", {"meeting_id": sid, "body": e.body})]
+    if isinstance(e, Meeting.AgendaItemAdded):
+        return [
+            Put(
+                "agenda",
+                {
+                    "item_id": str(e.item_id),
+                    "meeting_id": sid,
+                    "school": school_of(sid),
+                    "subject_kind": e.subject_kind,
+                    "student_id": _s(e.student_id),
+                    "anonymous": 1 if e.anonymous else 0,
+                    "trinn": e.trinn,
+                    "class_name": e.class_name,
+                    "concern_id": _s(e.concern_id),
+                },
+            )
+        ]
+    if isinstance(e, Meeting.DecisionRecorded):
+        return [
+            Put(
+                "actions",
+                {
+                    "decision_id": str(e.decision_id),
+                    "meeting_id": sid,
+                    "school": school_of(sid),
+                    "item_id": str(e.item_id),
+                    "student_id": _s(e.student_id),
+                    "outcome": e.outcome,
+                    "responsible": e.responsible,
+                    "due": _s(e.due),
+                    "completed_on": None,
+                },
+            )
+        ]
+    if isinstance(e, Meeting.ActionCompleted):
+        return [
+            Patch(
+                "actions", {"decision_id": str(e.decision_id)}, {"completed_on": _s(e.completed_on)}
+            )
+        ]
+    if isinstance(e, Meeting.Held):
+        return [Patch("meetings", {"meeting_id": sid}, {"held_at": _s(e.held_at)})]
+    if isinstance(e, Meeting.MinutesClosed):
+        return [Patch("meetings", {"meeting_id": sid}, {"closed": 1})]
+    if isinstance(e, Meeting.Cancelled):
+        return [Patch("meetings", {"meeting_id": sid}, {"cancelled": 1})]
+    # -- case file and access log ----------------------------------------------------------------
+    if isinstance(e, CaseFile.Opened):
+        return [_stream(e, "casefile", school_of(str(e.student_id)))]
+    if isinstance(e, AccessLog.Started):
+        return [_stream(e, "accesslog", school_of(str(e.student_id)))]
+    return []
+
+
+def day_before(value: date) -> date:
+    return value - timedelta(days=1)
