@@ -11,6 +11,7 @@ and hands the domain its clock, id factory and keyed hasher.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -29,6 +30,8 @@ from domain.ports import Clock, IdFactory, KeyedHasher
 MEMORY: Final = ":memory:"
 STORE_FILE: Final = "miljo.sqlite"
 TRANSCODER_TOPIC: Final = "adapters.transcoder:OrjsonTranscoder"
+#: Tables every initialised store has (the library's events and miljo's view tracking).
+MILJO_TABLES: Final = frozenset({"stored_events", "view_meta"})
 
 
 class StoreError(Exception):
@@ -119,8 +122,18 @@ def _check_sqlite_file(path: Path) -> None:
             header = handle.read(16)
     except OSError as error:
         raise StoreError(f"store {path} cannot be read: {error.strerror}") from None
-    if header and header != b"SQLite format 3\x00":
+    if header != b"SQLite format 3\x00":
         raise StoreError(f"store {path} is not a miljo store (not an SQLite database)")
+
+
+def _check_miljo_tables(path: Path) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"store {path} cannot be opened: {error}") from None
+    if not MILJO_TABLES <= tables:
+        raise StoreError(f"store {path} is not a miljo store (its tables are missing)")
 
 
 def open_store(
@@ -140,6 +153,7 @@ def open_store(
                 hasher = HmacHasher(read_key(location.keys_dir, INDEX_KEY))
             except KeyFileError as error:
                 raise StoreError(str(error)) from None
+        _check_miljo_tables(location.db_path)
     elif hasher is None:
         # An in-memory store lives and dies with the process: a process-local random key.
         hasher = HmacHasher(os.urandom(32))

@@ -38,8 +38,10 @@ from domain.legal import LegalReferences
 from domain.meeting import (
     ActionView,
     AgendaItemView,
+    AmendmentView,
     DecisionView,
     Meeting,
+    NoteView,
     Participant,
 )
 from domain.overview import Overview, compute_overview
@@ -240,7 +242,9 @@ class MeetingView:
     participants: list[Participant]
     external_bodies: list[ExternalBody]
     agenda: list[AgendaItemView]
+    notes: list[NoteView]
     decisions: list[DecisionView]
+    amendments: list[AmendmentView]
     open_actions: list[ActionView]
     version: int
 
@@ -1442,11 +1446,11 @@ class Miljo:
         def command(at: datetime) -> None:
             meeting = self._meeting(meeting_id)
             meeting.record_held(held_at=held_at or at, actor=actor, at=at)
-            students: list[Student] = []
+            students: dict[UUID, Student] = {}
             for item in meeting.agenda():
                 if item.concern_id is None or item.student_id is None:
                     continue
-                student = self._student(item.student_id)
+                student = students.get(item.student_id) or self._student(item.student_id)
                 discussed = {c.concern_id: c.discussed_in for c in student.concerns()}.get(
                     item.concern_id, []
                 )
@@ -1455,8 +1459,8 @@ class Miljo:
                 student.record_concern_discussed(
                     concern_id=item.concern_id, meeting_id=meeting_id, actor=actor, at=at
                 )
-                students.append(student)
-            self._save(meeting, *students)
+                students[student.id] = student
+            self._save(meeting, *students.values())
 
         self._run("record meeting held", command)
 
@@ -1513,7 +1517,9 @@ class Miljo:
             participants=meeting.participants(),
             external_bodies=meeting.external_bodies,
             agenda=meeting.agenda(),
+            notes=meeting.notes(),
             decisions=meeting.decisions(),
+            amendments=meeting.amendments(),
             open_actions=meeting.open_actions(),
             version=meeting.version,
         )
@@ -1552,11 +1558,11 @@ class Miljo:
         about them), in store order, optionally only what was recorded by ``as_of``.
         The read is logged."""
         self._student(student_id)
+        until = None if as_of is None else _utc_iso(as_of)
         self._run(
             "log case read", lambda at: self._log_read(actor, student_id, "history", reason, at)
         )
         self.views.catch_up()
-        until = None if as_of is None else _utc_iso(as_of)
         return [
             HistoryEntry.from_row(row)
             for row in self.views.history_rows(str(student_id), until=until)

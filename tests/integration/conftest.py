@@ -1,0 +1,152 @@
+"""Fixtures for the integration tests of the embedding facade (``domain.facade.Miljo``).
+
+``store`` yields a facade from the composition root (``adapters.bootstrap``) once per store
+kind: a fresh in-memory store and a freshly initialised SQLite file. Both run on the shared
+``clock`` (a :class:`~tests.support.FakeClock` at T0, Monday 2024-08-19) and deterministic ids.
+
+``build_gjesdal`` registers the seed's Gjesdal ungdomsskole: trinn 8-10 with four parallel
+classes (8a-8d, 9a-9d, 10a-10d) and a miljø team of 7 miljøterapeuter at 85 % positions and
+6 assistants, coordinated by the first miljøterapeut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+import attrs
+import pytest
+
+from adapters.bootstrap import StoreLocation, init_store, open_store, resolve_store
+from domain.facade import Miljo
+from domain.values import Actor
+from tests.support import ADMIN, FakeClock, SequentialIds
+
+STORE_KINDS = ("memory", "sqlite")
+
+GJESDAL = "gjesdal"
+GJESDAL_NAME = "Gjesdal ungdomsskole"
+GJESDAL_TRINN = (8, 9, 10)
+GJESDAL_CLASSES = {f"{trinn}{letter}": trinn for trinn in GJESDAL_TRINN for letter in "abcd"}
+TEAM_NAME = "Miljøteamet på Gjesdal"
+TEAM_JOINED = date(2024, 8, 1)  # before the first school day (T0)
+THERAPIST_POSITION = "85"
+#: The 7 miljøterapeuter (bachelor-level professions), all at 85 %.
+THERAPISTS = {
+    "gj-mt1": "vernepleier",
+    "gj-mt2": "barnevernspedagog",
+    "gj-mt3": "sosionom",
+    "gj-mt4": "vernepleier",
+    "gj-mt5": "barnevernspedagog",
+    "gj-mt6": "sosionom",
+    "gj-mt7": "vernepleier",
+}
+#: The 6 assistants and their positions.
+ASSISTANTS = {
+    "gj-as1": "60",
+    "gj-as2": "60",
+    "gj-as3": "50",
+    "gj-as4": "50",
+    "gj-as5": "40",
+    "gj-as6": "40",
+}
+GJESDAL_COORDINATOR = "gj-mt1"
+
+
+@attrs.frozen
+class Gjesdal:
+    """What ``build_gjesdal`` created (ids and names a test needs)."""
+
+    code: str
+    school_id: UUID
+    team_id: UUID
+    classes: dict[str, int]
+    therapists: tuple[str, ...]
+    assistants: tuple[str, ...]
+    coordinator: str
+
+
+def build_gjesdal(miljo: Miljo, actor: Actor = ADMIN) -> Gjesdal:
+    """Register Gjesdal ungdomsskole, its 12 classes and its miljø team through the facade."""
+    school_id = miljo.register_school(
+        actor,
+        code=GJESDAL,
+        name=GJESDAL_NAME,
+        first_trinn=GJESDAL_TRINN[0],
+        last_trinn=GJESDAL_TRINN[-1],
+    )
+    for class_name, trinn in GJESDAL_CLASSES.items():
+        miljo.add_class(actor, school=GJESDAL, trinn=trinn, class_name=class_name)
+    team_id = miljo.form_team(actor, school=GJESDAL, name=TEAM_NAME)
+    for member_id, profession in THERAPISTS.items():
+        miljo.add_member(
+            actor,
+            school=GJESDAL,
+            member_id=member_id,
+            profession=profession,
+            position_percent=THERAPIST_POSITION,
+            joined_on=TEAM_JOINED,
+        )
+    for member_id, percent in ASSISTANTS.items():
+        miljo.add_member(
+            actor,
+            school=GJESDAL,
+            member_id=member_id,
+            profession="assistent",
+            position_percent=percent,
+            joined_on=TEAM_JOINED,
+        )
+    miljo.appoint_coordinator(
+        actor, school=GJESDAL, member_id=GJESDAL_COORDINATOR, effective_from=TEAM_JOINED
+    )
+    return Gjesdal(
+        code=GJESDAL,
+        school_id=school_id,
+        team_id=team_id,
+        classes=dict(GJESDAL_CLASSES),
+        therapists=tuple(THERAPISTS),
+        assistants=tuple(ASSISTANTS),
+        coordinator=GJESDAL_COORDINATOR,
+    )
+
+
+def new_sqlite_store(path: Path) -> StoreLocation:
+    """Initialise a SQLite store (database file and key folder) at ``path``."""
+    location = resolve_store(path)
+    init_store(location)
+    return location
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The clock every ``store`` runs on; tests move it by hand."""
+    return FakeClock()
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Iterator[Miljo]:
+    """A fresh facade on an in-memory store, then on a fresh SQLite file."""
+    kind: str = request.param
+    if kind == "memory":
+        miljo = open_store(":memory:", clock=clock, ids=SequentialIds())
+    else:
+        location = new_sqlite_store(tmp_path / "miljo.sqlite")
+        miljo = open_store(location, clock=clock, ids=SequentialIds())
+    try:
+        yield miljo
+    finally:
+        miljo.close()
+
+
+@pytest.fixture
+def sqlite_location(tmp_path: Path) -> StoreLocation:
+    """An initialised, empty SQLite store for tests that open it more than once."""
+    return new_sqlite_store(tmp_path / "miljo.sqlite")
+
+
+@pytest.fixture
+def gjesdal(store: Miljo) -> Gjesdal:
+    """Gjesdal ungdomsskole with its classes and team, registered in ``store``."""
+    return build_gjesdal(store)
