@@ -132,7 +132,7 @@ def _check_miljo_tables(path: Path) -> None:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {path} cannot be opened: {error}") from None
-    if not MILJO_TABLES <= tables:
+    if not tables >= MILJO_TABLES:
         raise StoreError(f"store {path} is not a miljo store (its tables are missing)")
 
 

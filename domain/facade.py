@@ -63,6 +63,7 @@ from domain.values import (
     HoursByCompetence,
     MeetingKind,
     Role,
+    check_position_percent,
     check_school_code,
     check_trinn,
     local_date,
@@ -333,7 +334,10 @@ class Miljo:
             raise AccessDenied(actor.role.value, operation)
 
     def _school(self, code: str) -> School:
-        return self._get(School, school_id(check_school_code(code)), "school")
+        school = self._find(School, school_id(check_school_code(code)))
+        if school is None:
+            raise NotFound("school", code)
+        return school
 
     def _student(self, student_id: UUID) -> Student:
         return self._get(Student, student_id, "student")
@@ -342,7 +346,10 @@ class Miljo:
         return self._get(Vedtak, vedtak_id, "vedtak")
 
     def _team(self, school: str) -> Team:
-        return self._get(Team, team_id(check_school_code(school)), "team")
+        team = self._find(Team, team_id(check_school_code(school)))
+        if team is None:
+            raise NotFound("team of school", school)
+        return team
 
     def _meeting(self, meeting_id: UUID) -> Meeting:
         return self._get(Meeting, meeting_id, "meeting")
@@ -1094,7 +1101,7 @@ class Miljo:
             lambda t, at: t.add_member(
                 member_id=member_id,
                 profession=profession,
-                position_percent=Decimal(str(position_percent)),
+                position_percent=check_position_percent(position_percent),
                 joined_on=joined_on or self._today(at),
                 actor=actor,
                 at=at,
@@ -1116,7 +1123,7 @@ class Miljo:
             "change a position",
             lambda t, at: t.change_position(
                 member_id=member_id,
-                position_percent=Decimal(str(position_percent)),
+                position_percent=check_position_percent(position_percent),
                 effective_from=effective_from,
                 actor=actor,
                 at=at,
@@ -1259,7 +1266,7 @@ class Miljo:
             school_code=team.school_code,
             name=team.name,
             coordinator_id=team.coordinator_id,
-            members=team.members,
+            members=[_member_on(team, m, day) for m in team.members],
             assignments=team.active_assignments(day),
             on=day,
         )
@@ -1634,3 +1641,9 @@ def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
         meeting_ids=case.linked("meeting") if case else [],
         version=student.version,
     )
+
+
+def _member_on(team: Team, member: MemberView, day: date) -> MemberView:
+    """The member as of ``day``: the position in force then, not the newest one."""
+    percent = team.position_percent(member.member_id, day)
+    return member if percent is None else attrs.evolve(member, position_percent=percent)

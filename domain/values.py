@@ -276,7 +276,12 @@ class HoursByCompetence:
         """Build from hours (exact decimals), e.g. ``from_hours(miljoterapeut=380)``."""
         minutes: dict[str, int] = {}
         for key, value in hours.items():
-            amount = Decimal(str(value)) * MINUTES_PER_HOUR
+            try:
+                amount = Decimal(str(value)) * MINUTES_PER_HOUR
+            except ArithmeticError:
+                raise InvalidValue(f"hours for {key}", "must be a number") from None
+            if not amount.is_finite():
+                raise InvalidValue(f"hours for {key}", "must be a finite number")
             if amount != amount.to_integral_value() or amount < 0:
                 raise InvalidValue(f"hours for {key}", "must be a whole number of minutes")
             minutes[key] = int(amount)

@@ -2898,9 +2898,55 @@ def test_open_store_on_an_sqlite_file_of_another_program(
     other = sqlite_location.db_path.with_name("other.sqlite")
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE things (x)")
+    assert sqlite_location.keys_dir is not None
     other.with_suffix(".keys").symlink_to(sqlite_location.keys_dir)  # keys present
     with pytest.raises(StoreError, match=r"tables are missing"):
         open_store(other)
     with sqlite3.connect(other) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     assert names == {"things"}
+
+
+def test_not_found_names_the_school_code_not_an_internal_id(store: Miljo) -> None:
+    with pytest.raises(NotFound, match=r"school not found: sandnes$"):
+        store.school(ADMIN, "sandnes")
+    with pytest.raises(NotFound, match=r"team of school not found: sandnes$"):
+        store.team(ADMIN, "sandnes")
+
+
+@pytest.mark.parametrize("percent", ["abc", "NaN", "0", "101", "85.555"])
+def test_a_malformed_position_is_invalid_input(store: Miljo, percent: str) -> None:
+    build_gjesdal(store)
+    refused(
+        store,
+        InvalidValue,
+        lambda: store.add_member(
+            COORDINATOR,
+            school="gjesdal",
+            member_id="gj-new",
+            profession="sosionom",
+            position_percent=percent,
+        ),
+    )
+
+
+@pytest.mark.parametrize("hours", ["x", "inf", "-1", "0.001"])
+def test_malformed_hours_are_invalid_input(hours: str) -> None:
+    with pytest.raises(InvalidValue):
+        HoursByCompetence.from_hours(teacher=hours)
+
+
+def test_team_view_shows_the_position_in_force_on_the_date(store: Miljo) -> None:
+    build_gjesdal(store)
+    store.change_position(
+        COORDINATOR,
+        school="gjesdal",
+        member_id="gj-mt1",
+        position_percent="100",
+        effective_from=date(2025, 1, 1),
+    )
+    autumn = store.team(COORDINATOR, "gjesdal", on=date(2024, 9, 20))
+    spring = store.team(COORDINATOR, "gjesdal", on=date(2025, 1, 6))
+    [before] = [m for m in autumn.members if m.member_id == "gj-mt1"]
+    [after] = [m for m in spring.members if m.member_id == "gj-mt1"]
+    assert (before.position_percent, after.position_percent) == (Decimal("85"), Decimal("100"))

@@ -1,0 +1,63 @@
+"""Map exceptions to exit codes and one-line messages. The only place that does so."""
+
+from __future__ import annotations
+
+import attrs
+import click
+from eventsourcing.persistence import PersistenceError
+
+from adapters.bootstrap import StoreError
+from cli import exit_codes
+from domain.errors import (
+    AccessDenied,
+    ConcurrencyConflict,
+    InvalidValue,
+    NotFound,
+    RuleViolation,
+)
+
+PREFIX = "miljo: error: "
+
+
+@attrs.frozen
+class Failure:
+    """What the user is told: an exit code and a one-line message."""
+
+    exit_code: int
+    message: str
+
+    def line(self) -> str:
+        """The single stderr line: ``miljo: error: <message>``."""
+        return PREFIX + " ".join(self.message.split())
+
+
+def classify(error: BaseException) -> Failure:
+    """The exit code and message for ``error`` (any exception the CLI lets escape)."""
+    if isinstance(error, InvalidValue):
+        return Failure(exit_codes.USAGE_ERROR, str(error))
+    if isinstance(error, RuleViolation):
+        return Failure(exit_codes.RULE_VIOLATION, f"refused: {error}")
+    if isinstance(error, NotFound):
+        return Failure(exit_codes.NOT_FOUND, str(error))
+    if isinstance(error, ConcurrencyConflict):
+        return Failure(exit_codes.CONCURRENCY_CONFLICT, str(error))
+    if isinstance(error, AccessDenied):
+        return Failure(exit_codes.ACCESS_DENIED, f"access denied: {error}")
+    if isinstance(error, StoreError):
+        return Failure(exit_codes.STORE_ERROR, str(error))
+    if isinstance(error, PersistenceError):
+        # The library's PEP 249 errors (locked database, disk I/O error, ...).
+        return Failure(exit_codes.STORE_ERROR, f"store problem: {type(error).__name__}: {error}")
+    if isinstance(error, click.UsageError):
+        message = error.format_message()
+        if error.ctx is not None:
+            message += f" (see '{error.ctx.command_path} --help')"
+        return Failure(exit_codes.USAGE_ERROR, message)
+    if isinstance(error, click.ClickException):
+        return Failure(error.exit_code, error.format_message())
+    if isinstance(error, click.Abort | KeyboardInterrupt | EOFError):
+        return Failure(exit_codes.INTERNAL_ERROR, "aborted")
+    return Failure(
+        exit_codes.INTERNAL_ERROR,
+        f"internal error ({type(error).__name__}); run with --debug for the traceback",
+    )

@@ -1,0 +1,144 @@
+"""Fixtures for the CLI tests: a tmp store per test, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli as miljo_command
+
+#: The fixed "now" of every CLI test (MILJO_FAKE_NOW): Friday of ISO week 38, 2024.
+FAKE_NOW = "2024-09-20T10:00:00+02:00"
+ADMIN = "admin:p-admin"
+REKTOR = "rektor:p-rektor"
+COORDINATOR = "miljokoordinator:p-coord"
+AUDITOR = "auditor:p-audit"
+
+#: Variables the CLI reads; each test sets or clears all of them.
+CLI_VARIABLES = ("MILJO_HOME", "MILJO_STORE", "MILJO_ACTOR", "MILJO_FAKE_NOW", "MILJO_DEBUG")
+
+
+def error_line(result: Result) -> str:
+    """The single stderr line of a failed command (asserts there is exactly one)."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("miljo: error: "), lines[0]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@attrs.define
+class Cli:
+    """Runs ``miljo`` in-process against one tmp store."""
+
+    runner: CliRunner
+    home: Path
+    env: dict[str, str | None]
+
+    @property
+    def store(self) -> Path:
+        return Path(str(self.env["MILJO_STORE"]))
+
+    def __call__(
+        self, *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
+        merged = {**self.env, **(env or {})}
+        return self.runner.invoke(miljo_command, list(args), env=merged, input=input)
+
+    def ok(self, *args: str, env: Mapping[str, str | None] | None = None) -> Result:
+        result = self(*args, env=env)
+        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        assert result.stderr == "", result.stderr
+        return result
+
+    def json(self, *args: str, env: Mapping[str, str | None] | None = None) -> Any:
+        return json.loads(self.ok(*args, "--json", env=env).stdout)
+
+    def new_id(self, *args: str, env: Mapping[str, str | None] | None = None) -> str:
+        document = self.json(*args, env=env)
+        assert isinstance(document["id"], str)
+        return document["id"]
+
+    def fails(self, code: int, *args: str, env: Mapping[str, str | None] | None = None) -> str:
+        """Run a command that must fail with ``code``; return its one error line."""
+        result = self(*args, env=env)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        assert result.stdout == ""
+        return error_line(result)
+
+    def event_count(self) -> int:
+        count = self.json("store", "info")["event_count"]
+        assert isinstance(count, int)
+        return count
+
+
+def make_cli(tmp_path: Path) -> Cli:
+    home = tmp_path / "home"
+    env: dict[str, str | None] = dict.fromkeys(CLI_VARIABLES)
+    env.update(
+        MILJO_HOME=str(home),
+        MILJO_STORE=str(tmp_path / "store" / "miljo.sqlite"),
+        MILJO_ACTOR=ADMIN,
+        MILJO_FAKE_NOW=FAKE_NOW,
+    )
+    return Cli(runner=CliRunner(), home=home, env=env)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Cli:
+    """A CLI whose store does not exist yet."""
+    return make_cli(tmp_path)
+
+
+@pytest.fixture
+def empty(fresh: Cli) -> Cli:
+    """A CLI with an initialised, empty store."""
+    fresh.ok("store", "init")
+    return fresh
+
+
+SCHOOL_SETUP: Sequence[Sequence[str]] = (
+    ("school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10"),
+    ("school", "add-class", "gjesdal", "8c", "--trinn", "8"),
+    ("school", "add-class", "gjesdal", "8d", "--trinn", "8"),
+    ("school", "add-class", "gjesdal", "9a", "--trinn", "9"),
+    (
+        "student",
+        "register",
+        "--school",
+        "gjesdal",
+        "1001",
+        "--name",
+        "Kåre Ødegård Æsøy",
+        "--trinn",
+        "8",
+        "--class",
+        "8c",
+        "--registered-on",
+        "2024-08-19",
+    ),
+)
+
+
+@pytest.fixture(scope="session")
+def school_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store folder of :func:`school`, built once through the CLI and copied per test."""
+    template = make_cli(tmp_path_factory.mktemp("school-template"))
+    template.ok("store", "init")
+    for command in SCHOOL_SETUP:
+        template.ok(*command)
+    return template.store.parent
+
+
+@pytest.fixture
+def school(fresh: Cli, school_template: Path) -> Cli:
+    """A store with school gjesdal (classes 8c, 8d, 9a) and student 1001 in 8c."""
+    shutil.copytree(school_template, fresh.store.parent)
+    return fresh

@@ -1,0 +1,136 @@
+"""The installed ``miljo`` executable, run as a user would: real processes, real exit codes,
+one-line errors on stderr and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli import exit_codes
+from tests.cli.conftest import FAKE_NOW
+
+MILJO = Path(sys.executable).parent / "miljo"
+
+pytestmark = pytest.mark.skipif(not MILJO.exists(), reason="the miljo script is not installed")
+
+
+def environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILJO_", "_MILJO_"))}
+    env.update(MILJO_ACTOR="admin:p-admin", MILJO_FAKE_NOW=FAKE_NOW)
+    env.update(values)
+    return env
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MILJO), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    done = run(env, *args)
+    assert done.returncode == exit_codes.OK, (done.returncode, done.stderr)
+    assert done.stderr == ""
+    return done.stdout
+
+
+def json_of(env: dict[str, str], *args: str) -> Any:
+    return json.loads(ok(env, *args, "--json"))
+
+
+def test_a_school_year_starts(tmp_path: Path) -> None:
+    env = environment(MILJO_HOME=str(tmp_path / "home"))
+    init = json_of(env, "store", "init")
+    assert init["path"] == str(tmp_path / "home" / "miljo.sqlite")
+    ok(env, "school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10")
+    ok(env, "school", "add-class", "gjesdal", "8c", "--trinn", "8")
+    registered = json_of(
+        env, "student", "register", "--school", "gjesdal", "1001",
+        "--name", "Kåre Ødegård Æsøy", "--trinn", "8", "--class", "8c",
+    )  # fmt: skip
+    roster = tmp_path / "elever.csv"
+    roster.write_bytes(
+        "\ufeffstudent_number,name,trinn,class\n1001,Kåre Ødegård Æsøy,8,8c\n"
+        "1002,Åse Nordmæla,8,8c\n".encode()
+    )
+    report = json_of(env, "import", "roster", str(roster), "--school", "gjesdal")
+    assert (report["registered"], report["already_present"]) == (1, 1)
+    case = json_of(env, "student", "show", "--school", "gjesdal", "1001")
+    assert case["student_id"] == registered["id"]
+    assert (case["name"], case["class_name"], case["registered_on"]) == (
+        "Kåre Ødegård Æsøy",
+        "8c",
+        "2024-09-20",
+    )
+    assert "Åse Nordmæla" in ok(env, "student", "show", "--school", "gjesdal", "1002")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("subprocess-template")
+    env = environment(MILJO_STORE=str(folder / "miljo.sqlite"))
+    ok(env, "store", "init")
+    ok(env, "school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("code", "args", "message"),
+    [
+        (exit_codes.USAGE_ERROR, ["school", "show"], "Missing argument 'CODE'"),
+        (
+            exit_codes.RULE_VIOLATION,
+            ["school", "register", "gjesdal", "--name", "Igjen", "--trinn", "8-10"],
+            "already exists",
+        ),
+        (exit_codes.NOT_FOUND, ["school", "show", "sandnes"], "school not found"),
+        (
+            exit_codes.ACCESS_DENIED,
+            ["--as", "auditor:p-audit", "school", "add-class", "gjesdal", "9b", "--trinn", "9"],
+            "access denied",
+        ),
+    ],
+)
+def test_exit_codes_and_one_line_errors(
+    template: Path, tmp_path: Path, code: int, args: list[str], message: str
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(template, store)
+    done = run(environment(MILJO_STORE=str(store / "miljo.sqlite")), *args)
+    assert done.returncode == code, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("miljo: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_store_is_exit_7_and_help_never_opens_it(tmp_path: Path) -> None:
+    env = environment(MILJO_STORE=str(tmp_path / "nowhere" / "miljo.sqlite"))
+    assert "Usage: miljo" in ok(env, "--help")
+    done = run(env, "school", "show", "gjesdal")
+    assert done.returncode == exit_codes.STORE_ERROR
+    assert done.stderr.startswith("miljo: error: store ")
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_bash_completion_script(tmp_path: Path) -> None:
+    env = environment(MILJO_HOME=str(tmp_path), _MILJO_COMPLETE="bash_source")
+    script = ok(env)
+    assert "_MILJO_COMPLETE" in script
+    assert "complete " in script
