@@ -95,11 +95,19 @@ class SQLiteViewStore:
     def _ensure_schema(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _ddl():
-                self.db.execute(statement)
+            self.db.execute(
+                f"CREATE TABLE IF NOT EXISTS {PREFIX}meta "
+                "(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
             row = self.db.execute(
                 f"SELECT value FROM {PREFIX}meta WHERE key = 'schema_version'"
             ).fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                # The layout may have changed: drop every view table and build it anew.
+                for table in TABLES:
+                    self.db.execute(f"DROP TABLE IF EXISTS {PREFIX}{table.name}")
+            for statement in _ddl():
+                self.db.execute(statement)
             if row is None or row[0] != SCHEMA_VERSION:
                 self._reset_tables()
             self.db.execute("COMMIT")

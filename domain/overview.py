@@ -338,7 +338,9 @@ def compute_overview(
 
     pending_items = []
     consent_checks = []
-    for item in reader.select("agenda", {"school": school}):
+    agenda_rows = reader.select("agenda", {"school": school})
+    agenda_by_id = {row["item_id"]: row for row in agenda_rows}
+    for item in agenda_rows:
         meeting = meetings.get(item["meeting_id"])
         if meeting is None or meeting["held_at"] or meeting["cancelled"] or not in_scope(item):
             continue
@@ -383,7 +385,8 @@ def compute_overview(
 
     open_actions = []
     for row in reader.select("actions", {"school": school}):
-        if row["responsible"] is None or row["completed_on"] is not None or not in_scope(row):
+        item = agenda_by_id.get(row["item_id"], row)  # an action is in scope as its item is
+        if row["responsible"] is None or row["completed_on"] is not None or not in_scope(item):
             continue
         meeting = meetings.get(row["meeting_id"])
         if meeting is not None and meeting["cancelled"]:

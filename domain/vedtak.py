@@ -25,6 +25,7 @@ from domain.base import MiljoAggregate
 from domain.errors import (
     AppealAlreadyOpen,
     AppealDeadlinePassed,
+    DateInFuture,
     DeliveryAlreadyRecorded,
     DeliveryOutsidePeriod,
     DeviationReasonRequired,
@@ -42,6 +43,7 @@ from domain.values import (
     check_period,
     check_school_code,
     check_text,
+    local_date,
 )
 
 MINUTES_PER_WEEK: Final = 7 * 24 * 60  # upper bound of what one week can hold
@@ -771,6 +773,8 @@ class Vedtak(MiljoAggregate):
             raise VedtakStateError(
                 f"vedtak {self.id} is valid to {current_to.isoformat()}; it has not expired"
             )
+        if on > local_date(at):
+            raise DateInFuture(f"expiry date {on.isoformat()} is in the future")
         self._record(self.Expired, actor=actor, at=at, student_id=self.student_id, expired_on=on)
 
     # -- read helpers ---------------------------------------------------------------------------

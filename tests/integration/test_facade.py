@@ -1085,7 +1085,9 @@ def test_team_membership(store: Miljo, gjesdal: Gjesdal) -> None:
         effective_from=SPRING_START,
     )
     members = {m.member_id: m for m in store.team(COORDINATOR, GJESDAL).members}
-    assert members["gj-mt2"].position_percent == Decimal("60.5")
+    assert members["gj-mt2"].position_percent == Decimal("85")  # today: still the old one
+    spring = store.team(COORDINATOR, GJESDAL, on=SPRING_START).members
+    assert {m.member_id: m for m in spring}["gj-mt2"].position_percent == Decimal("60.5")
 
     store.appoint_coordinator(ADMIN, school=GJESDAL, member_id="gj-mt2")
     team = store.team(COORDINATOR, GJESDAL)

@@ -24,6 +24,7 @@ from domain.errors import (
     AlreadyExists,
     AppealAlreadyOpen,
     AppealDeadlinePassed,
+    DateInFuture,
     DeliveryAlreadyRecorded,
     DeliveryOutsidePeriod,
     DeviationReasonRequired,
@@ -842,6 +843,13 @@ def test_expiry_only_on_or_after_valid_to() -> None:
     assert vedtak.is_in_force(VALID_TO)  # history stays true
     with pytest.raises(VedtakStateError):
         vedtak.record_expiry(on=date(2025, 6, 23), actor=SPED_LEAD, at=at(306))
+
+
+def test_expiry_is_not_recorded_ahead_of_time() -> None:
+    vedtak = decided()
+    with pytest.raises(DateInFuture):
+        vedtak.record_expiry(on=VALID_TO, actor=SPED_LEAD, at=at(300))
+    assert new_events(vedtak) == []
 
 
 def test_expiry_requires_a_decision() -> None:
