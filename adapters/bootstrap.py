@@ -20,6 +20,13 @@ from typing import Final
 import attrs
 
 from adapters.keys import INDEX_KEY, HmacHasher, KeyFileError, init_keys, read_key
+from adapters.protection import (
+    ENV_EPHEMERAL,
+    ENV_KEYS_DIR,
+    KEYRING_FILE,
+    Keyring,
+    ProtectionError,
+)
 from adapters.system import RandomIds, SystemClock
 from adapters.views import SQLiteViewStore, ViewError
 from domain.application import MiljoApplication
@@ -81,8 +88,12 @@ def init_store(location: StoreLocation) -> list[Path]:
     location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         created = init_keys(location.keys_dir)
+        Keyring.create(location.keys_dir / KEYRING_FILE)
     except KeyFileError as error:
         raise StoreError(str(error)) from None
+    except FileExistsError:
+        raise StoreError(f"keyring in {location.keys_dir} already exists") from None
+    created.append(location.keys_dir / KEYRING_FILE)
     app = _application(location)
     try:
         SQLiteViewStore(app, location.db_path).close()
@@ -91,14 +102,26 @@ def init_store(location: StoreLocation) -> list[Path]:
     return created
 
 
+PROTECTION: Final = {
+    "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+    "MAPPER_TOPIC": "adapters.protection:MiljoMapper",
+    "CIPHER_TOPIC": "adapters.protection:MiljoCipher",
+}
+
+
 def _env(location: StoreLocation) -> dict[str, str]:
-    if location.db_path is None:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo", "TRANSCODER_TOPIC": TRANSCODER_TOPIC}
+    if location.db_path is None or location.keys_dir is None:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.popo",
+            ENV_EPHEMERAL: "y",
+            **PROTECTION,
+        }
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "adapters.chain:MiljoSQLiteFactory",
         "SQLITE_DBNAME": str(location.db_path),
         "SQLITE_LOCK_TIMEOUT": "10",
-        "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+        ENV_KEYS_DIR: str(location.keys_dir),
+        **PROTECTION,
     }
 
 
@@ -107,6 +130,8 @@ def _application(location: StoreLocation) -> MiljoApplication:
         return MiljoApplication(env=_env(location))
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None
+    except (ProtectionError, KeyFileError) as error:
+        raise StoreError(f"store {location.describe()}: {error}") from None
     except Exception as error:
         # The library wraps sqlite3 errors in its own PEP 249 hierarchy.
         if type(error).__module__.startswith("eventsourcing"):

@@ -17,7 +17,10 @@ from pathlib import Path
 
 KEY_BYTES = 32
 INDEX_KEY = "index.key"  # keyed hash of natural keys (school + student number)
-ALL_KEYS = (INDEX_KEY,)
+PAYLOAD_KEY = "payload.key"  # AES-GCM around every stored event and snapshot
+MASTER_KEY = "master.key"  # wraps the per-student data keys in the keyring
+SEALING_KEY = "sealing.key"  # HMAC of the tamper-evident chain
+ALL_KEYS = (INDEX_KEY, PAYLOAD_KEY, MASTER_KEY, SEALING_KEY)
 
 
 class KeyFileError(Exception):

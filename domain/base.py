@@ -43,6 +43,10 @@ class MiljoAggregate(Aggregate):
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset()
         #: Field holding the effective time (date or instant), if other than recorded time.
         EFFECTIVE_FIELD: ClassVar[str | None] = None
+        #: True for archival records (vedtak, PPT recommendation, aktivitetsplan,
+        #: registration): their personal fields are sealed under the student's archival key,
+        #: which erasure never deletes (they are restricted instead).
+        ARCHIVAL: ClassVar[bool] = False
 
         def subject_id(self) -> UUID | None:
             """The student this event is about, if any."""

@@ -363,6 +363,7 @@ class Student(MiljoAggregate):
 
     class Registered(MiljoAggregate.Created):
         TOPIC = "miljo:Student.Registered"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"student_number", "name"})
@@ -644,6 +645,7 @@ class Student(MiljoAggregate):
 
     class AktivitetsplanCreated(MiljoAggregate.Event):
         TOPIC = "miljo:Student.AktivitetsplanCreated"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"problem", "measures", "when"})
@@ -678,6 +680,7 @@ class Student(MiljoAggregate):
 
     class AktivitetsplanEvaluated(MiljoAggregate.Event):
         TOPIC = "miljo:Student.AktivitetsplanEvaluated"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"assessment"})
@@ -716,6 +719,7 @@ class Student(MiljoAggregate):
 
     class AktivitetsplanClosed(MiljoAggregate.Event):
         TOPIC = "miljo:Student.AktivitetsplanClosed"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reason"})

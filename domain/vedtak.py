@@ -158,6 +158,7 @@ class Vedtak(MiljoAggregate):
 
     class Opened(MiljoAggregate.Created):
         TOPIC = "miljo:Vedtak.Opened"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         EFFECTIVE_FIELD: ClassVar[str | None] = "opened_on"
@@ -198,6 +199,7 @@ class Vedtak(MiljoAggregate):
 
     class RecommendationReceived(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.RecommendationReceived"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"summary_text"})
@@ -221,6 +223,7 @@ class Vedtak(MiljoAggregate):
 
     class Decided(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.Decided"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -257,6 +260,7 @@ class Vedtak(MiljoAggregate):
 
     class NoticeSent(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.NoticeSent"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         EFFECTIVE_FIELD: ClassVar[str | None] = "notice_date"
@@ -278,6 +282,7 @@ class Vedtak(MiljoAggregate):
 
     class AppealLodged(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.AppealLodged"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"grounds", "late_reason"})
@@ -300,6 +305,7 @@ class Vedtak(MiljoAggregate):
 
     class AppealResolved(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.AppealResolved"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"note"})
@@ -326,6 +332,7 @@ class Vedtak(MiljoAggregate):
 
     class Amended(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.Amended"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -362,6 +369,7 @@ class Vedtak(MiljoAggregate):
 
     class DeliveryRecorded(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.DeliveryRecorded"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         EFFECTIVE_FIELD: ClassVar[str | None] = "week_of"
@@ -377,6 +385,7 @@ class Vedtak(MiljoAggregate):
 
     class DeliveryCorrected(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.DeliveryCorrected"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reason"})
@@ -397,6 +406,7 @@ class Vedtak(MiljoAggregate):
 
     class Revoked(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.Revoked"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reasons"})
@@ -414,6 +424,7 @@ class Vedtak(MiljoAggregate):
 
     class Expired(MiljoAggregate.Event):
         TOPIC = "miljo:Vedtak.Expired"
+        ARCHIVAL: ClassVar[bool] = True
         class_version = 1
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         EFFECTIVE_FIELD: ClassVar[str | None] = "expired_on"

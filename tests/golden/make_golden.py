@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from adapters.bootstrap import open_store
@@ -515,10 +515,17 @@ def to_line(stored: StoredEvent) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+def _plain(app: MiljoApplication, stored: StoredEvent) -> StoredEvent:
+    """The record as the transcoder writes it, before sealing and encryption: golden files
+    pin the schema (field names, types, topics), not the ciphertext of one key."""
+    plain = Mapper[UUID](transcoder=app.mapper.transcoder)
+    return plain.to_stored_event(app.mapper.to_domain_event(stored))
+
+
 def stored_events(app: MiljoApplication) -> list[StoredEvent]:
-    """Every stored event in the application sequence, in order."""
+    """Every stored event in the application sequence, in order (as plain records)."""
     last = app.recorder.max_notification_id() or 0
-    return list(app.recorder.select_notifications(start=1, limit=last + 1))
+    return [_plain(app, n) for n in app.recorder.select_notifications(start=1, limit=last + 1)]
 
 
 def stored_snapshots(app: MiljoApplication, ids: Sequence[UUID]) -> list[StoredEvent]:
@@ -529,7 +536,10 @@ def stored_snapshots(app: MiljoApplication, ids: Sequence[UUID]) -> list[StoredE
     found: list[StoredEvent] = []
     for aggregate_id in ids:
         app.take_snapshot(aggregate_id)
-        found.extend(snapshots.recorder.select_events(aggregate_id, desc=True, limit=1))
+        found.extend(
+            _plain(app, s)
+            for s in snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
+        )
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -449,7 +449,9 @@ def test_keyed_hash_needs_the_store_key(sqlite_location: StoreLocation) -> None:
         ).fetchall()
     finally:
         connection.close()
-    assert any(b"gjesdal" in bytes(state) for (state,) in rows), "stored as plain JSON"
+    assert rows, "the School's events are stored"
+    # Payloads are encrypted at rest: not even the (public) school code is readable.
+    assert not any(b"gjesdal" in bytes(state) for (state,) in rows)
     assert not any(number.encode() in bytes(state) for (state,) in rows)
 
 
@@ -1027,7 +1029,7 @@ def test_vedtak_lifecycle(store: Miljo, gjesdal: Gjesdal, clock: FakeClock) -> N
     assert view.in_force_until == SPRING_START - timedelta(days=1)
 
 
-def test_vedtak_expiry(store: Miljo, gjesdal: Gjesdal) -> None:
+def test_vedtak_expiry(store: Miljo, gjesdal: Gjesdal, clock: FakeClock) -> None:
     student = register(store)
     vedtak = decided_vedtak(store, student, valid_to=AUTUMN_END)
     refused(
@@ -1035,6 +1037,10 @@ def test_vedtak_expiry(store: Miljo, gjesdal: Gjesdal) -> None:
         VedtakStateError,
         lambda: store.record_vedtak_expiry(COORDINATOR, vedtak, on=AUTUMN_END - timedelta(days=1)),
     )
+    refused(  # not ahead of time
+        store, DateInFuture, lambda: store.record_vedtak_expiry(COORDINATOR, vedtak, on=AUTUMN_END)
+    )
+    clock.current = datetime.combine(AUTUMN_END, time(15), tzinfo=UTC)
     store.record_vedtak_expiry(COORDINATOR, vedtak, on=AUTUMN_END)
     assert store.vedtak(REKTOR, vedtak).status is VedtakStatus.EXPIRED
 
@@ -2878,8 +2884,10 @@ def test_init_store_creates_an_empty_store_with_private_keys(tmp_path: Path) -> 
     location = resolve_store(tmp_path / "sub" / "gjesdal.sqlite")
     created = init_store(location)
     assert location.keys_dir is not None
-    assert created == [location.keys_dir / "index.key"]
-    assert created[0].stat().st_mode & 0o777 == 0o600
+    names = ["index.key", "payload.key", "master.key", "sealing.key", "keyring.sqlite"]
+    assert created == [location.keys_dir / name for name in names]
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in created)
+    assert location.keys_dir.stat().st_mode & 0o777 == 0o700
     with open_store(location) as miljo:
         assert miljo.event_count() == 0
     with pytest.raises(StoreError, match=r"in-memory store needs no initialisation"):
