@@ -26,6 +26,7 @@ from adapters.protection import (
     KEYRING_FILE,
     Keyring,
     ProtectionError,
+    StoreProtection,
 )
 from adapters.system import RandomIds, SystemClock
 from adapters.views import SQLiteViewStore, ViewError
@@ -196,6 +197,7 @@ def open_store(
     return Miljo(
         app,
         views=views,
+        protection=StoreProtection(app),
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
         hasher=hasher,

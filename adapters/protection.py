@@ -21,7 +21,7 @@ import base64
 import os
 import sqlite3
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -29,6 +29,7 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     Cipher,
@@ -37,6 +38,8 @@ from eventsourcing.persistence import (
     StoredEvent,
     find_id_convertor,
 )
+from eventsourcing.popo import POPOAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from adapters.keys import MASTER_KEY, PAYLOAD_KEY, KeyFileError, read_key
@@ -346,3 +349,52 @@ class MiljoMapper(Mapper[UUID]):
         object.__setattr__(event, "__dict__", state)
         event_out: DomainEventProtocol[UUID] = event
         return event_out
+
+
+class StoreProtection:
+    """``domain.ports.Protection`` over an application whose cipher is a MiljoCipher."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+
+    def _keyring(self) -> Keyring:
+        cipher = self.app.mapper.cipher
+        if not isinstance(cipher, MiljoCipher):
+            raise ProtectionError("this store has no keyring (it is not encrypted)")
+        return cipher.keyring
+
+    def erase_subject(self, student_id: UUID) -> int:
+        return self._keyring().erase(str(student_id), ERASABLE)
+
+    def purge_snapshots(self, stream_ids: Sequence[UUID]) -> int:
+        store = self.app.snapshots
+        if store is None:
+            return 0
+        recorder = store.recorder
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            deleted = 0
+            with recorder.datastore.transaction(commit=True) as cursor:
+                for stream_id in stream_ids:
+                    cursor.execute(
+                        f"DELETE FROM {recorder.events_table_name} WHERE originator_id = ?",  # noqa: S608 - library table name
+                        (stream_id.hex,),
+                    )
+                    deleted += max(cursor.sqlite_cursor.rowcount, 0)
+            return deleted
+        if isinstance(recorder, POPOAggregateRecorder):
+            return _purge_popo(recorder, {str(i) for i in stream_ids})
+        raise ProtectionError(f"cannot purge snapshots from {type(recorder).__name__}")
+
+
+def _purge_popo(recorder: POPOAggregateRecorder, ids: set[str]) -> int:
+    """The in-memory recorder keeps a list and an index; rebuild both without ``ids``."""
+    with recorder._database_lock:
+        kept = [e for e in recorder._stored_events if str(e.originator_id) not in ids]
+        deleted = len(recorder._stored_events) - len(kept)
+        recorder._stored_events = kept
+        recorder._stored_events_index.clear()
+        for position, event in enumerate(kept):
+            recorder._stored_events_index[str(event.originator_id)][event.originator_version] = (
+                position
+            )
+    return deleted

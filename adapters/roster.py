@@ -19,8 +19,9 @@ from typing import Final
 
 import attrs
 
-from domain.errors import AccessDenied, AlreadyExists, InvalidValue, NotFound
-from domain.facade import WRITER_ROLES, Miljo
+from domain.errors import AlreadyExists, InvalidValue, NotFound
+from domain.facade import Miljo
+from domain.policy import AccessRequest, Operation, Relation, decide, denied
 from domain.student import MAX_NAME_LENGTH, check_student_number
 from domain.values import Actor, check_class_name, check_text
 
@@ -238,8 +239,16 @@ def plan_import(
     miljo: Miljo, actor: Actor, *, school: str, data: bytes, source: str = "file"
 ) -> RosterPlan:
     """Validate the whole roster and find which rows are new. Writes nothing."""
-    if actor.role not in WRITER_ROLES:
-        raise AccessDenied(actor.role.value, "import a roster")
+    request = AccessRequest(
+        actor=actor,
+        operation=Operation.REGISTER_STUDENT,
+        student_id=None,
+        relation=Relation.NONE,
+        reason=None,
+        restricted=False,
+    )
+    if not decide(request).allowed:
+        raise denied(request)
     view = miljo.school(actor, school)
     classes = SchoolClasses(
         code=view.code,

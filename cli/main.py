@@ -96,7 +96,10 @@ def cli(ctx: click.Context, store: str | None, actor: str | None, debug: bool) -
 
 
 def _register_commands() -> None:
+    from cli.audit import audit
+    from cli.history import history
     from cli.meeting import meeting
+    from cli.overview import overview
     from cli.roster import import_group
     from cli.school import school
     from cli.store import store
@@ -104,7 +107,18 @@ def _register_commands() -> None:
     from cli.team import team
     from cli.vedtak import vedtak
 
-    for command in (store, school, student, vedtak, team, meeting, import_group):
+    for command in (
+        store,
+        school,
+        student,
+        vedtak,
+        team,
+        meeting,
+        import_group,
+        overview,
+        history,
+        audit,
+    ):
         cli.add_command(command)
 
 

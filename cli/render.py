@@ -19,6 +19,7 @@ import attrs
 import click
 import orjson
 
+from domain.overview import Overview
 from domain.values import SCHOOL_TIMEZONE, HoursByCompetence
 
 JSON_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
@@ -50,6 +51,7 @@ class Field:
     get: Callable[[Any], Any] | None = None  # a computed value
     given: bool = False  # passed to Schema.build by the command, not read from the view
     of: Schema | None = None  # schema of each item of a list value
+    one: Schema | None = None  # schema of a nested object value (None stays null)
 
 
 @attrs.frozen
@@ -75,6 +77,8 @@ class Schema:
                 value = getattr(source, field.attr or field.key)
             if field.of is not None:
                 document[field.key] = [field.of.build(item) for item in value]
+            elif field.one is not None:
+                document[field.key] = None if value is None else field.one.build(value)
             else:
                 document[field.key] = plain(value)
         return document
@@ -86,6 +90,9 @@ class Schema:
             if field.of is not None:
                 lines.append(f"{indent}- `{field.key}`: array of objects:")
                 lines.extend(field.of.describe(indent + "  "))
+            elif field.one is not None:
+                lines.append(f"{indent}- `{field.key}`: {field.kind or 'object'}:")
+                lines.extend(field.one.describe(indent + "  "))
             else:
                 lines.append(f"{indent}- `{field.key}`: {field.kind}")
         return lines
@@ -433,6 +440,17 @@ STORE_INFO = Schema(
         Field("event_count", INT_T),
         Field("keys_dir", nullable(STR_T)),
         Field("keys_present", BOOL_T),
+        Field("view_position", INT_T + " (the newest event the read models have applied)"),
+        Field("views_behind", BOOL_T + " (events are stored that the read models lack)"),
+    ),
+)
+
+STORE_REBUILD = Schema(
+    "store rebuild",
+    (
+        *WRITE_RESULT.fields,
+        Field("events_replayed", INT_T),
+        Field("view_position", INT_T + " (the newest event the read models have applied)"),
     ),
 )
 
@@ -464,6 +482,314 @@ NOTICE_RESULT = Schema(
     ),
 )
 
+# -- overview (the ressursteam's wall; every minute count is per week) ----------------------------
+
+
+def _under(line: Any) -> bool:
+    return bool(line.gap_miljoterapeut < 0 or line.gap_assistant < 0)
+
+
+def _over(line: Any) -> bool:
+    return bool(line.gap_miljoterapeut > 0 or line.gap_assistant > 0)
+
+
+@attrs.frozen
+class _Count:
+    key: str
+    count: int
+
+
+def _counts(counts: Mapping[str, int]) -> list[_Count]:
+    return [_Count(key, count) for key, count in sorted(counts.items())]
+
+
+def overview_staff_minutes(overview: Overview) -> int:
+    """Every miljø staff minute per week in the overview: trinn lines, SFO and school-wide."""
+    return sum(t.staff_minutes for t in overview.trinn_lines) + sum(
+        overview.school_wide_minutes.values()
+    )
+
+
+OVERVIEW_VEDTAK = Schema(
+    "overview vedtak line",
+    (
+        Field("student_id", UUID_T),
+        Field("vedtak_id", UUID_T),
+        Field("kind", STR_T),
+        Field(
+            "granted_minutes_per_week",
+            MINUTES_T + " (granted per year / 38 weeks, rounded down)",
+            attr="granted_per_week",
+        ),
+        Field("allocated_miljoterapeut_minutes_per_week", INT_T, attr="allocated_miljoterapeut"),
+        Field("allocated_assistant_minutes_per_week", INT_T, attr="allocated_assistant"),
+        Field(
+            "gap_miljoterapeut_minutes_per_week",
+            INT_T + " (allocated - granted: negative is under-allocated)",
+            attr="gap_miljoterapeut",
+        ),
+        Field(
+            "gap_assistant_minutes_per_week",
+            INT_T + " (allocated - granted: negative is under-allocated)",
+            attr="gap_assistant",
+        ),
+        Field("under_allocated", BOOL_T + " (a gap is negative)", get=_under),
+        Field("over_allocated", BOOL_T + " (a gap is positive)", get=_over),
+    ),
+)
+
+OVERVIEW_CLASS = Schema(
+    "overview class line",
+    (
+        Field("trinn", INT_T),
+        Field("class_name", STR_T),
+        Field("students", INT_T + " (active students)"),
+        Field("students_with_vedtak", INT_T + " (with a vedtak in force)"),
+        Field("class_minutes_per_week", INT_T + " (assigned to the class)", attr="class_minutes"),
+        Field(
+            "student_minutes_per_week",
+            INT_T + " (assigned to its students one by one)",
+            attr="student_minutes",
+        ),
+        Field("staff_minutes_per_week", INT_T + " (class + students)", attr="staff_minutes"),
+        Field("vedtak", "", of=OVERVIEW_VEDTAK),
+    ),
+)
+
+OVERVIEW_TRINN = Schema(
+    "overview trinn line",
+    (
+        Field("trinn", INT_T),
+        Field("students", INT_T, get=lambda t: sum(c.students for c in t.classes)),
+        Field(
+            "students_with_vedtak",
+            INT_T,
+            get=lambda t: sum(c.students_with_vedtak for c in t.classes),
+        ),
+        Field(
+            "trinn_minutes_per_week",
+            INT_T + " (assigned to the trinn as a whole)",
+            attr="trinn_minutes",
+        ),
+        Field("staff_minutes_per_week", INT_T + " (trinn + its classes)", attr="staff_minutes"),
+        Field("classes", "", of=OVERVIEW_CLASS),
+    ),
+)
+
+OVERVIEW_MEMBER = Schema(
+    "overview team member",
+    (
+        Field("member_id", STR_T),
+        Field("profession", STR_T),
+        Field("coordinator", BOOL_T),
+        Field(
+            "capacity_minutes_per_week",
+            INT_T + " (the position on the day)",
+            attr="capacity",
+        ),
+        Field("allocated_minutes_per_week", INT_T, attr="allocated"),
+        Field(
+            "free_minutes_per_week",
+            INT_T + " (capacity - allocated; negative is over-allocated)",
+            attr="free",
+        ),
+        Field("over_allocated", BOOL_T, get=lambda m: m.free < 0),
+    ),
+)
+
+OVERVIEW_AGENDA = Schema(
+    "overview pending agenda item",
+    (
+        Field("item_id", UUID_T),
+        Field("meeting_id", UUID_T),
+        Field("meeting_kind", STR_T),
+        Field("scheduled_at", INSTANT_T),
+        Field("subject_kind", STR_T),
+        Field("student_id", nullable(UUID_T) + " (null when anonymous or not about a student)"),
+        Field("trinn", nullable(INT_T)),
+        Field("class_name", nullable(STR_T)),
+    ),
+)
+
+OVERVIEW_CONCERN = Schema(
+    "overview open concern",
+    (
+        Field("concern_id", UUID_T),
+        Field("student_id", UUID_T),
+        Field("raised_at", INSTANT_T),
+    ),
+)
+
+OVERVIEW_ACTION = Schema(
+    "overview open action",
+    (
+        Field("decision_id", UUID_T),
+        Field("meeting_id", UUID_T),
+        Field("student_id", nullable(UUID_T)),
+        Field("responsible", STR_T),
+        Field("due", DATE_T),
+        Field("overdue", BOOL_T + " (due before the overview's day)"),
+    ),
+)
+
+OVERVIEW_PLAN = Schema(
+    "overview plan due",
+    (
+        Field("plan_id", UUID_T),
+        Field("student_id", UUID_T),
+        Field("evaluation_date", DATE_T),
+    ),
+)
+
+OVERVIEW_REFERRAL = Schema(
+    "overview pending referral",
+    (
+        Field("referral_id", UUID_T),
+        Field("student_id", UUID_T),
+        Field("body", STR_T),
+        Field("status", STR_T),
+        Field("made_on", DATE_T),
+    ),
+)
+
+OVERVIEW_CONSENT = Schema(
+    "overview arbeidslag consent check",
+    (
+        Field("meeting_id", UUID_T),
+        Field("item_id", UUID_T),
+        Field("student_id", UUID_T),
+        Field("meeting_date", DATE_T),
+        Field("bodies", array(STR_T) + " (external bodies at the meeting)"),
+        Field("missing", array(STR_T) + " (bodies the student's consent does not cover)"),
+        Field("covered", BOOL_T + " (nothing is missing)"),
+    ),
+)
+
+OVERVIEW = Schema(
+    "overview",
+    (
+        Field("school", STR_T + " (the school's code)"),
+        Field("on", DATE_T + " (the day the overview is for)"),
+        Field("trinn", nullable(INT_T) + " (null: every trinn)"),
+        Field("last_ressursteam_at", nullable(INSTANT_T) + " (when the last one was held)"),
+        Field("trinn_lines", "", of=OVERVIEW_TRINN),
+        Field(
+            "sfo_minutes_per_week",
+            INT_T + " (assigned to SFO)",
+            get=lambda o: o.school_wide_minutes.get("sfo", 0),
+        ),
+        Field(
+            "school_minutes_per_week",
+            INT_T + " (assigned to school-wide work)",
+            get=lambda o: o.school_wide_minutes.get("school", 0),
+        ),
+        Field(
+            "staff_minutes_per_week",
+            INT_T + " (trinn lines + SFO + school-wide)",
+            get=overview_staff_minutes,
+        ),
+        Field("team", "", of=OVERVIEW_MEMBER),
+        Field("pending_items", "", of=OVERVIEW_AGENDA),
+        Field("open_concerns", "", of=OVERVIEW_CONCERN),
+        Field("open_actions", "", of=OVERVIEW_ACTION),
+        Field("plans_due", "", of=OVERVIEW_PLAN),
+        Field("pending_referrals", "", of=OVERVIEW_REFERRAL),
+        Field(
+            "observations_since_ressursteam",
+            "",
+            get=lambda o: _counts(o.observations_by_category),
+            of=Schema(
+                "category count",
+                (Field("category", STR_T, attr="key"), Field("count", INT_T)),
+            ),
+        ),
+        Field("arbeidslag_consent", "", of=OVERVIEW_CONSENT),
+        Field(
+            "changes_since_ressursteam",
+            "",
+            get=lambda o: _counts(o.changes_since_ressursteam),
+            of=Schema(
+                "event type count",
+                (
+                    Field("event_type", STR_T + ', e.g. "Student.ObservationRecorded"', attr="key"),
+                    Field("count", INT_T),
+                ),
+            ),
+        ),
+    ),
+)
+
+# -- history and the access log ---------------------------------------------------------------
+
+HISTORY_ENTRY = Schema(
+    "history entry",
+    (
+        Field("position", INT_T + " (in the store's total order)"),
+        Field("stream_id", UUID_T),
+        Field("version", INT_T),
+        Field("event_type", STR_T + ', e.g. "Student.ObservationRecorded"'),
+        Field("recorded_at", INSTANT_T),
+        Field("effective", STR_T + " (ISO date or instant: when it took effect)"),
+        Field("actor_id", STR_T),
+        Field("actor_role", STR_T),
+        Field("summary", STR_T + " (no personal data)"),
+    ),
+)
+
+HISTORY_STATE = Schema(
+    "history state",
+    (
+        Field("trinn", INT_T),
+        Field("class_name", STR_T),
+        Field("is_active", BOOL_T),
+        Field("observation_count", INT_T, get=lambda case: len(case.observations)),
+        Field("concern_count", INT_T, get=lambda case: len(case.concerns)),
+        Field("consents", "", of=CONSENT),
+        Field("referrals", "", of=REFERRAL),
+        Field("plans", "", of=PLAN),
+        Field("version", INT_T + " (the student stream's version then)"),
+    ),
+)
+
+HISTORY = Schema(
+    "history",
+    (
+        Field("student_id", UUID_T, given=True),
+        Field("school_code", STR_T, given=True),
+        Field("as_of", nullable(INSTANT_T) + " (--as-of; null: everything recorded)", given=True),
+        Field("entries", "", of=HISTORY_ENTRY, given=True),
+        Field(
+            "state",
+            nullable("object")
+            + " (with --as-of: the case as recorded then; null without --as-of or when the "
+            "student was not registered yet)",
+            one=HISTORY_STATE,
+            given=True,
+        ),
+    ),
+)
+
+ACCESS_ENTRY = Schema(
+    "access log entry",
+    (
+        Field("read_at", INSTANT_T),
+        Field("reader_id", STR_T),
+        Field("reader_role", STR_T),
+        Field("what", STR_T + ' ("case", "history", "vedtak", ...)'),
+        Field("break_glass", BOOL_T + " (read by a role that needed a stated reason)"),
+        Field("reason", nullable(STR_T) + " (the reason the reader gave)"),
+    ),
+)
+
+ACCESS_LOG = Schema(
+    "audit access",
+    (
+        Field("student_id", UUID_T, given=True),
+        Field("school_code", STR_T, given=True),
+        Field("reads", "", of=ACCESS_ENTRY, given=True),
+    ),
+)
+
 
 #: Every documented JSON document, in the order docs/cli.md lists them.
 ALL_SCHEMAS: Final = (
@@ -472,12 +798,16 @@ ALL_SCHEMAS: Final = (
     NOTICE_RESULT,
     STORE_INIT,
     STORE_INFO,
+    STORE_REBUILD,
     SCHOOL,
     STUDENT_SUMMARY,
     STUDENT_CASE,
     VEDTAK,
     TEAM,
     MEETING,
+    OVERVIEW,
+    HISTORY,
+    ACCESS_LOG,
 )
 
 
@@ -505,6 +835,13 @@ def hours_text(minutes: int) -> str:
     """Exact minutes as hours: ``22800`` -> ``380 h``, ``450`` -> ``7 h 30 min``."""
     whole, rest = divmod(minutes, 60)
     return f"{whole} h" if rest == 0 else f"{whole} h {rest} min"
+
+
+def clock_text(minutes: int, *, signed: bool = False) -> str:
+    """Minutes as ``h:mm`` (the overview's hours): ``450`` -> ``7:30``; ``signed`` adds ``+``."""
+    sign = "-" if minutes < 0 else ("+" if signed and minutes > 0 else "")
+    whole, rest = divmod(abs(minutes), 60)
+    return f"{sign}{whole}:{rest:02d}"
 
 
 def competence_text(hours: HoursByCompetence | None) -> str:

@@ -103,6 +103,7 @@ class AccessEntry:
     reader_role: str
     what: str
     reason: str | None
+    break_glass: bool = False
 
 
 class AccessLog(MiljoAggregate):
@@ -130,18 +131,25 @@ class AccessLog(MiljoAggregate):
 
     class CaseRead(MiljoAggregate.Event):
         TOPIC = "miljo:AccessLog.CaseRead"
-        class_version = 1
+        #: v2 added ``break_glass`` (v1 reads were never break-glass reads).
+        class_version = 2
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"
         PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reason"})
         student_id: UUID
         what: str
         reason: str | None
+        break_glass: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["break_glass"] = False
 
         def apply(self, log: AccessLog) -> None:
             log.reads += 1
 
         def summary(self) -> str:
-            return f"case read ({self.what}) by {self.actor_role}"
+            flag = " (break-glass)" if self.break_glass else ""
+            return f"case read ({self.what}) by {self.actor_role}{flag}"
 
     if TYPE_CHECKING:
         student_id: UUID
@@ -153,12 +161,26 @@ class AccessLog(MiljoAggregate):
             cls.Started, id=access_log_id(student_id), actor=actor, at=at, student_id=student_id
         )
 
-    def record_read(self, *, what: str, reason: str | None, actor: Actor, at: datetime) -> None:
+    def record_read(
+        self,
+        *,
+        what: str,
+        reason: str | None,
+        actor: Actor,
+        at: datetime,
+        break_glass: bool = False,
+    ) -> None:
         check_text(what, "what was read", limit=100)
         if reason is not None:
             check_text(reason, "reason", limit=500)
         self._record(
-            self.CaseRead, actor=actor, at=at, student_id=self.student_id, what=what, reason=reason
+            self.CaseRead,
+            actor=actor,
+            at=at,
+            student_id=self.student_id,
+            what=what,
+            reason=reason,
+            break_glass=break_glass,
         )
 
     def __repr__(self) -> str:

@@ -23,9 +23,8 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.application import MiljoApplication
 from domain.base import MiljoAggregate
-from domain.casefile import AccessLog, CaseFile, access_log_id, case_file_id
+from domain.casefile import AccessEntry, AccessLog, CaseFile, access_log_id, case_file_id
 from domain.errors import (
-    AccessDenied,
     AlreadyExists,
     ConcurrencyConflict,
     InvalidValue,
@@ -45,7 +44,17 @@ from domain.meeting import (
     Participant,
 )
 from domain.overview import Overview, compute_overview
-from domain.ports import Clock, IdFactory, KeyedHasher, ViewStore
+from domain.policy import (
+    FACADE_OPERATIONS,
+    POLICY,
+    AccessRequest,
+    Decision,
+    Grant,
+    Relation,
+    decide,
+    denied,
+)
+from domain.ports import Clock, IdFactory, KeyedHasher, Protection, ViewStore
 from domain.school import School, school_id
 from domain.student import (
     Aktivitetsplan,
@@ -62,7 +71,6 @@ from domain.values import (
     ExternalBody,
     HoursByCompetence,
     MeetingKind,
-    Role,
     check_position_percent,
     check_school_code,
     check_trinn,
@@ -75,10 +83,6 @@ T = TypeVar("T")
 A = TypeVar("A", bound=MiljoAggregate)
 
 DEFAULT_MAX_ATTEMPTS = 5
-
-#: Roles that may change records. An auditor reads everything and changes nothing.
-#: (The full need-to-know matrix is domain.policy, applied on top of this.)
-WRITER_ROLES = frozenset(Role) - {Role.AUDITOR}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,10 +274,12 @@ class Miljo:
         hasher: KeyedHasher,
         legal: LegalReferences,
         views: ViewStore,
+        protection: Protection,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         self.app = app
         self.views = views
+        self.protection = protection
         self.clock = clock
         self.ids = ids
         self.hasher = hasher
@@ -328,10 +334,84 @@ class Miljo:
                     raise ConcurrencyConflict(what, attempt) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # -- access policy (domain.policy) ----------------------------------------------------------
+
+    def _authorize(
+        self,
+        actor: Actor,
+        method: str,
+        *,
+        student_id: UUID | None = None,
+        meeting_id: UUID | None = None,
+        reason: str | None = None,
+        restricted: bool = False,
+    ) -> Decision:
+        """Apply the role matrix to one call; raise AccessDenied when it refuses."""
+        operation = FACADE_OPERATIONS[method]
+        relation = Relation.NONE
+        if POLICY[operation][actor.role] is Grant.NEED_TO_KNOW:
+            relation = self._relation(actor, student_id, meeting_id)
+        request = AccessRequest(
+            actor=actor,
+            operation=operation,
+            student_id=student_id,
+            relation=relation,
+            reason=reason,
+            restricted=restricted,
+        )
+        decision = decide(request)
+        if not decision.allowed:
+            raise denied(request)
+        return decision
+
+    def _relation(self, actor: Actor, student_id: UUID | None, meeting_id: UUID | None) -> Relation:
+        """How the actor is tied to the student (or meeting): need-to-know."""
+        person = actor.person_id
+        if meeting_id is not None:
+            meeting = self._find(Meeting, meeting_id)
+            if meeting is not None and (
+                any(p.person_id == person for p in meeting.participants())
+                or any(a.responsible == person for a in meeting.open_actions())
+            ):
+                return Relation.NAMED
+        if student_id is None:
+            return Relation.NONE
+        student = self._find(Student, student_id)
+        if student is None:
+            return Relation.NONE
+        team = self._find(Team, team_id(student.school_code))
+        if team is not None:
+            today = self._today(self._now())
+            for assignment in team.active_assignments(today):
+                if assignment.member_id != person:
+                    continue
+                if assignment.student_id == student_id:
+                    return Relation.ASSIGNED
+                kind = assignment.target_kind.value
+                if kind == "class" and (assignment.trinn, assignment.class_name) == (
+                    student.trinn,
+                    student.class_name,
+                ):
+                    return Relation.ASSIGNED
+                if kind == "trinn" and assignment.trinn == student.trinn:
+                    return Relation.ASSIGNED
+        if any(plan.responsible == person for plan in student.plans() if plan.is_open):
+            return Relation.NAMED
+        if any(o.author_id == person for o in student.current_observations()):
+            return Relation.NAMED
+        case = self._find(CaseFile, case_file_id(student_id))
+        for linked in case.linked("meeting") if case else []:
+            meeting = self._find(Meeting, linked)
+            if meeting is not None and (
+                any(p.person_id == person for p in meeting.participants())
+                or any(a.responsible == person for a in meeting.open_actions())
+            ):
+                return Relation.NAMED
+        return Relation.NONE
+
     @staticmethod
-    def _require_writer(actor: Actor, operation: str) -> None:
-        if actor.role not in WRITER_ROLES:
-            raise AccessDenied(actor.role.value, operation)
+    def _restricted(student: Student, *scopes: str) -> bool:
+        return any(student.is_restricted(scope) for scope in scopes)
 
     def _school(self, code: str) -> School:
         school = self._find(School, school_id(check_school_code(code)))
@@ -361,13 +441,24 @@ class Miljo:
         return case
 
     def _log_read(
-        self, actor: Actor, student_id: UUID, what: str, reason: str | None, at: datetime
+        self,
+        actor: Actor,
+        student_id: UUID,
+        what: str,
+        reason: str | None,
+        decision: Decision | None = None,
     ) -> None:
-        log = self._find(AccessLog, access_log_id(student_id))
-        if log is None:
-            log = AccessLog.start(student_id=student_id, actor=actor, at=at)
-        log.record_read(what=what, reason=reason, actor=actor, at=at)
-        self._save(log)
+        """Append the read to the student's access log (before anything is returned)."""
+        break_glass = decision is not None and decision.break_glass
+
+        def command(at: datetime) -> None:
+            log = self._find(AccessLog, access_log_id(student_id))
+            if log is None:
+                log = AccessLog.start(student_id=student_id, actor=actor, at=at)
+            log.record_read(what=what, reason=reason, break_glass=break_glass, actor=actor, at=at)
+            self._save(log)
+
+        self._run("log case read", command)
 
     def _number_key(self, school: str, student_number: str) -> str:
         return self.hasher.digest(f"student-number:{school}", check_student_number(student_number))
@@ -377,7 +468,7 @@ class Miljo:
     def register_school(
         self, actor: Actor, *, code: str, name: str, first_trinn: int, last_trinn: int
     ) -> UUID:
-        self._require_writer(actor, "register a school")
+        self._authorize(actor, "register_school")
 
         def command(at: datetime) -> UUID:
             if self._find(School, school_id(check_school_code(code))) is not None:
@@ -396,7 +487,7 @@ class Miljo:
         return self._run("register school", command)
 
     def add_class(self, actor: Actor, *, school: str, trinn: int, class_name: str) -> None:
-        self._require_writer(actor, "add a class")
+        self._authorize(actor, "add_class")
 
         def command(at: datetime) -> None:
             aggregate = self._school(school)
@@ -406,6 +497,7 @@ class Miljo:
         self._run("add class", command)
 
     def school(self, actor: Actor, code: str) -> SchoolView:
+        self._authorize(actor, "school")
         aggregate = self._school(code)
         return SchoolView(
             school_id=aggregate.id,
@@ -419,6 +511,7 @@ class Miljo:
 
     def students_of(self, actor: Actor, school: str) -> list[UUID]:
         """Ids of the school's active students (no personal data)."""
+        self._authorize(actor, "students_of")
         return list(self._school(school).active_students)
 
     # -- students --------------------------------------------------------------------------------
@@ -435,7 +528,7 @@ class Miljo:
         registered_on: date | None = None,
     ) -> UUID:
         """Register a student at a school; the number is held only as a keyed hash."""
-        self._require_writer(actor, "register a student")
+        self._authorize(actor, "register_student")
         student_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -461,12 +554,14 @@ class Miljo:
 
     def find_student(self, actor: Actor, *, school: str, student_number: str) -> UUID:
         """Resolve school + student number to the student's id (NotFound if unknown)."""
+        self._authorize(actor, "find_student")
         found = self._school(school).student_by_key(self._number_key(school, student_number))
         if found is None:
             raise NotFound("student", f"number at school {school}")
         return found
 
     def student_summary(self, actor: Actor, student_id: UUID) -> StudentSummary:
+        self._authorize(actor, "student_summary", student_id=student_id)
         student = self._student(student_id)
         return StudentSummary(
             student_id=student.id,
@@ -479,28 +574,42 @@ class Miljo:
     def student_case(
         self, actor: Actor, student_id: UUID, *, reason: str | None = None
     ) -> StudentCase:
-        """Open a student's case. The read is recorded in the student's access log."""
+        """Open a student's case. The read is recorded in the student's access log; a case
+        with restricted records (aktivitetsplan or the whole case) needs a permitted role
+        and a stated reason."""
         student = self._student(student_id)
-        case = self._find(CaseFile, case_file_id(student_id))
-        self._run(
-            "log case read",
-            lambda at: self._log_read(actor, student_id, "case", reason, at),
+        decision = self._authorize(
+            actor,
+            "student_case",
+            student_id=student_id,
+            reason=reason,
+            restricted=self._restricted(student, "aktivitetsplan", "case"),
         )
+        case = self._find(CaseFile, case_file_id(student_id))
+        self._log_read(actor, student_id, "case", reason, decision)
         return _student_case(student, case)
 
-    def access_log(self, actor: Actor, student_id: UUID) -> list[tuple[datetime, str, str, str]]:
-        """Reads of a student's case: (when, who, role, what). For the privacy officer."""
+    def access_log(self, actor: Actor, student_id: UUID) -> list[AccessEntry]:
+        """Reads of a student's case (innsynslogg): when, who, role, what, why, and whether
+        it was a break-glass read. For the privacy officer and the person concerned."""
         self._student(student_id)
-        entries = []
-        for event in self.app.events.get(access_log_id(student_id)):
-            if isinstance(event, AccessLog.CaseRead):
-                entries.append((event.timestamp, event.actor_id, event.actor_role, event.what))
-        return entries
+        self._authorize(actor, "access_log", student_id=student_id)
+        return [
+            AccessEntry(
+                read_at=event.timestamp,
+                reader_id=event.actor_id,
+                reader_role=event.actor_role,
+                what=event.what,
+                reason=event.reason,
+                break_glass=bool(event.break_glass),
+            )
+            for event in self.app.events.get(access_log_id(student_id))
+            if isinstance(event, AccessLog.CaseRead)
+        ]
 
     def _student_command(
         self, actor: Actor, student_id: UUID, what: str, act: Callable[[Student, datetime], T]
     ) -> T:
-        self._require_writer(actor, what)
 
         def command(at: datetime) -> T:
             student = self._student(student_id)
@@ -519,7 +628,7 @@ class Miljo:
         class_name: str,
         effective_from: date | None = None,
     ) -> None:
-        self._require_writer(actor, "change class")
+        self._authorize(actor, "change_class", student_id=student_id)
 
         def command(at: datetime) -> None:
             student = self._student(student_id)
@@ -544,7 +653,7 @@ class Miljo:
         on: date | None = None,
         to_school: str | None = None,
     ) -> None:
-        self._require_writer(actor, "record a departure")
+        self._authorize(actor, "record_departure", student_id=student_id)
 
         def command(at: datetime) -> None:
             student = self._student(student_id)
@@ -568,6 +677,7 @@ class Miljo:
         observed_at: datetime | None = None,
         student_voice: str | None = None,
     ) -> UUID:
+        self._authorize(actor, "record_observation", student_id=student_id)
         observation_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -598,6 +708,7 @@ class Miljo:
         reason: str,
         student_voice: str | None = None,
     ) -> UUID:
+        self._authorize(actor, "correct_observation", student_id=student_id)
         correction_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -618,6 +729,7 @@ class Miljo:
         return self._student_command(actor, student_id, "correct an observation", act)
 
     def raise_concern(self, actor: Actor, student_id: UUID, *, summary: str) -> UUID:
+        self._authorize(actor, "raise_concern", student_id=student_id)
         concern_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -638,6 +750,7 @@ class Miljo:
         valid_to: date | None = None,
         note: str | None = None,
     ) -> UUID:
+        self._authorize(actor, "record_consent", student_id=student_id)
         consent_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -664,6 +777,8 @@ class Miljo:
         consent_id: UUID,
         withdrawn_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "withdraw_consent", student_id=student_id)
+
         def act(student: Student, at: datetime) -> None:
             student.withdraw_consent(
                 consent_id=consent_id,
@@ -683,6 +798,7 @@ class Miljo:
         reason: str,
         made_on: date | None = None,
     ) -> UUID:
+        self._authorize(actor, "make_referral", student_id=student_id)
         referral_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -707,6 +823,8 @@ class Miljo:
         status: str,
         on: date | None = None,
     ) -> None:
+        self._authorize(actor, "change_referral_status", student_id=student_id)
+
         def act(student: Student, at: datetime) -> None:
             student.change_referral_status(
                 referral_id=referral_id,
@@ -729,6 +847,7 @@ class Miljo:
         responsible: str,
         evaluation_date: date,
     ) -> UUID:
+        self._authorize(actor, "create_aktivitetsplan", student_id=student_id)
         plan_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -756,6 +875,8 @@ class Miljo:
         next_evaluation_date: date | None = None,
         evaluated_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "evaluate_aktivitetsplan", student_id=student_id)
+
         def act(student: Student, at: datetime) -> None:
             student.evaluate_aktivitetsplan(
                 plan_id=plan_id,
@@ -777,6 +898,8 @@ class Miljo:
         reason: str,
         closed_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "close_aktivitetsplan", student_id=student_id)
+
         def act(student: Student, at: datetime) -> None:
             student.close_aktivitetsplan(
                 plan_id=plan_id,
@@ -788,13 +911,75 @@ class Miljo:
 
         self._student_command(actor, student_id, "close an aktivitetsplan", act)
 
+    # -- restriction and erasure -------------------------------------------------------------
+
+    def restrict_records(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        scope: str,
+        reason: str,
+        on: date | None = None,
+    ) -> None:
+        """Restrict (sperre) a student's archival records: ``vedtak``, ``aktivitetsplan`` or
+        the whole ``case``. Reading them then needs a permitted role and a stated reason."""
+        self._authorize(actor, "restrict_records", student_id=student_id)
+
+        def act(student: Student, at: datetime) -> None:
+            student.restrict(
+                scope=scope, reason=reason, on=on or self._today(at), actor=actor, at=at
+            )
+
+        self._student_command(actor, student_id, "restrict records", act)
+
+    def lift_restriction(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        scope: str,
+        reason: str,
+        on: date | None = None,
+    ) -> None:
+        self._authorize(actor, "lift_restriction", student_id=student_id)
+
+        def act(student: Student, at: datetime) -> None:
+            student.lift_restriction(
+                scope=scope, reason=reason, on=on or self._today(at), actor=actor, at=at
+            )
+
+        self._student_command(actor, student_id, "lift a restriction", act)
+
+    def erase_personal_data(
+        self, actor: Actor, student_id: UUID, *, basis: str, on: date | None = None
+    ) -> int:
+        """Erase the student's personal data outside the archive duty (observations,
+        concerns, consent notes, referral reasons, meeting notes ...): the erasure is recorded
+        as an event, then the student's erasable data key is deleted, so those fields are
+        unreadable everywhere; cached snapshots of the case's streams are purged. Archival
+        records (vedtak, PPT recommendation, aktivitetsplan, registration) are untouched.
+        Returns the number of data keys deleted."""
+        self._authorize(actor, "erase_personal_data", student_id=student_id)
+
+        def act(student: Student, at: datetime) -> None:
+            student.record_erasure(basis=basis, on=on or self._today(at), actor=actor, at=at)
+
+        self._student_command(actor, student_id, "erase personal data", act)
+        deleted = self.protection.erase_subject(student_id)
+        case = self._find(CaseFile, case_file_id(student_id))
+        streams = [student_id, case_file_id(student_id), access_log_id(student_id)]
+        streams += case.linked() if case is not None else []
+        self.protection.purge_snapshots(streams)
+        return deleted
+
     # -- vedtak ----------------------------------------------------------------------------------
 
     def open_vedtak(
         self, actor: Actor, student_id: UUID, *, kind: str, opened_on: date | None = None
     ) -> UUID:
         """Open a vedtak case for a student. The legal reference comes from the legal data."""
-        self._require_writer(actor, "open a vedtak")
+        self._authorize(actor, "open_vedtak", student_id=student_id)
         vedtak_id = self.ids.new_id()
         try:
             vedtak_kind = VedtakKind(kind)
@@ -826,7 +1011,6 @@ class Miljo:
     def _vedtak_command(
         self, actor: Actor, vedtak_id: UUID, what: str, act: Callable[[Vedtak, datetime], T]
     ) -> T:
-        self._require_writer(actor, what)
 
         def command(at: datetime) -> T:
             vedtak = self._vedtak(vedtak_id)
@@ -845,6 +1029,9 @@ class Miljo:
         hours: HoursByCompetence,
         summary: str,
     ) -> None:
+        self._authorize(
+            actor, "record_recommendation", student_id=self._vedtak(vedtak_id).student_id
+        )
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -868,6 +1055,7 @@ class Miljo:
         deviation_reason: str | None = None,
         decided_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "decide_vedtak", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -890,6 +1078,7 @@ class Miljo:
         self, actor: Actor, vedtak_id: UUID, *, notice_date: date | None = None
     ) -> date:
         """Record that the parties were notified; returns the appeal deadline."""
+        self._authorize(actor, "send_vedtak_notice", student_id=self._vedtak(vedtak_id).student_id)
         appeal = self.legal.appeal
 
         def act(vedtak: Vedtak, at: datetime) -> date:
@@ -914,6 +1103,7 @@ class Miljo:
         lodged_on: date | None = None,
         late_reason: str | None = None,
     ) -> None:
+        self._authorize(actor, "lodge_appeal", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -936,6 +1126,7 @@ class Miljo:
         note: str = "",
         resolved_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "resolve_appeal", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -962,6 +1153,7 @@ class Miljo:
         deviation_reason: str | None = None,
         amended_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "amend_vedtak", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -982,6 +1174,7 @@ class Miljo:
     def record_delivery(
         self, actor: Actor, vedtak_id: UUID, *, week_of: date, minutes: HoursByCompetence
     ) -> None:
+        self._authorize(actor, "record_delivery", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -998,6 +1191,7 @@ class Miljo:
         minutes: HoursByCompetence,
         reason: str,
     ) -> None:
+        self._authorize(actor, "correct_delivery", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -1010,6 +1204,7 @@ class Miljo:
     def revoke_vedtak(
         self, actor: Actor, vedtak_id: UUID, *, reasons: str, revoked_on: date | None = None
     ) -> None:
+        self._authorize(actor, "revoke_vedtak", student_id=self._vedtak(vedtak_id).student_id)
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -1022,6 +1217,9 @@ class Miljo:
     def record_vedtak_expiry(
         self, actor: Actor, vedtak_id: UUID, *, on: date | None = None
     ) -> None:
+        self._authorize(
+            actor, "record_vedtak_expiry", student_id=self._vedtak(vedtak_id).student_id
+        )
         self._vedtak_command(
             actor,
             vedtak_id,
@@ -1030,12 +1228,18 @@ class Miljo:
         )
 
     def vedtak(self, actor: Actor, vedtak_id: UUID, *, reason: str | None = None) -> VedtakView:
-        """Read a vedtak (logged in the student's access log)."""
+        """Read a vedtak (logged in the student's access log; a restricted vedtak needs a
+        permitted role and a stated reason)."""
         v = self._vedtak(vedtak_id)
-        self._run(
-            "log case read",
-            lambda at: self._log_read(actor, v.student_id, "vedtak", reason, at),
+        student = self._student(v.student_id)
+        decision = self._authorize(
+            actor,
+            "vedtak",
+            student_id=v.student_id,
+            reason=reason,
+            restricted=self._restricted(student, "vedtak", "case"),
         )
+        self._log_read(actor, v.student_id, "vedtak", reason, decision)
         return VedtakView(
             vedtak_id=v.id,
             student_id=v.student_id,
@@ -1059,7 +1263,7 @@ class Miljo:
     # -- team ------------------------------------------------------------------------------------
 
     def form_team(self, actor: Actor, *, school: str, name: str) -> UUID:
-        self._require_writer(actor, "form a team")
+        self._authorize(actor, "form_team")
 
         def command(at: datetime) -> UUID:
             self._school(school)
@@ -1074,7 +1278,6 @@ class Miljo:
     def _team_command(
         self, actor: Actor, school: str, what: str, act: Callable[[Team, datetime], T]
     ) -> T:
-        self._require_writer(actor, what)
 
         def command(at: datetime) -> T:
             team = self._team(school)
@@ -1094,6 +1297,7 @@ class Miljo:
         position_percent: Decimal | int | str,
         joined_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "add_member")
         self._team_command(
             actor,
             school,
@@ -1117,6 +1321,7 @@ class Miljo:
         position_percent: Decimal | int | str,
         effective_from: date,
     ) -> None:
+        self._authorize(actor, "change_position")
         self._team_command(
             actor,
             school,
@@ -1133,6 +1338,7 @@ class Miljo:
     def appoint_coordinator(
         self, actor: Actor, *, school: str, member_id: str, effective_from: date | None = None
     ) -> None:
+        self._authorize(actor, "appoint_coordinator")
         self._team_command(
             actor,
             school,
@@ -1162,7 +1368,7 @@ class Miljo:
     ) -> UUID:
         """Assign a team member's weekly minutes to a student (under a vedtak in force for
         that student), a class, a trinn, SFO or school-wide work."""
-        self._require_writer(actor, "assign a team member")
+        self._authorize(actor, "assign", student_id=student_id)
         assignment_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -1219,6 +1425,7 @@ class Miljo:
         ended_on: date,
         reason: str,
     ) -> None:
+        self._authorize(actor, "end_assignment")
         self._team_command(
             actor,
             school,
@@ -1231,6 +1438,7 @@ class Miljo:
     def rotate_assignment(
         self, actor: Actor, *, school: str, assignment_id: UUID, to_member_id: str, on: date
     ) -> UUID:
+        self._authorize(actor, "rotate_assignment")
         new_id = self.ids.new_id()
 
         def act(team: Team, at: datetime) -> UUID:
@@ -1249,6 +1457,7 @@ class Miljo:
     def record_member_left(
         self, actor: Actor, *, school: str, member_id: str, left_on: date
     ) -> None:
+        self._authorize(actor, "record_member_left")
         self._team_command(
             actor,
             school,
@@ -1259,6 +1468,7 @@ class Miljo:
         )
 
     def team(self, actor: Actor, school: str, *, on: date | None = None) -> TeamView:
+        self._authorize(actor, "team")
         team = self._team(school)
         day = on or self._today(self._now())
         return TeamView(
@@ -1276,7 +1486,7 @@ class Miljo:
     def schedule_meeting(
         self, actor: Actor, *, school: str, kind: str, scheduled_at: datetime
     ) -> UUID:
-        self._require_writer(actor, "schedule a meeting")
+        self._authorize(actor, "schedule_meeting")
         meeting_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -1310,7 +1520,6 @@ class Miljo:
     def _meeting_command(
         self, actor: Actor, meeting_id: UUID, what: str, act: Callable[[Meeting, datetime], T]
     ) -> T:
-        self._require_writer(actor, what)
 
         def command(at: datetime) -> T:
             meeting = self._meeting(meeting_id)
@@ -1321,6 +1530,7 @@ class Miljo:
         return self._run(what, command)
 
     def add_participant(self, actor: Actor, meeting_id: UUID, *, person_id: str, role: str) -> None:
+        self._authorize(actor, "add_participant", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1329,6 +1539,7 @@ class Miljo:
         )
 
     def add_external_participant(self, actor: Actor, meeting_id: UUID, *, body: str) -> None:
+        self._authorize(actor, "add_external_participant", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1351,7 +1562,7 @@ class Miljo:
         class_name: str | None = None,
         concern_id: UUID | None = None,
     ) -> UUID:
-        self._require_writer(actor, "add an agenda item")
+        self._authorize(actor, "add_agenda_item", student_id=student_id, meeting_id=meeting_id)
         item_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -1389,6 +1600,7 @@ class Miljo:
         return self._run("add agenda item", command)
 
     def record_note(self, actor: Actor, meeting_id: UUID, *, item_id: UUID, text: str) -> None:
+        self._authorize(actor, "record_note", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1407,6 +1619,7 @@ class Miljo:
         responsible: str | None = None,
         due: date | None = None,
     ) -> UUID:
+        self._authorize(actor, "record_decision", meeting_id=meeting_id)
         decision_id = self.ids.new_id()
 
         def act(meeting: Meeting, at: datetime) -> UUID:
@@ -1432,6 +1645,7 @@ class Miljo:
         decision_id: UUID,
         completed_on: date | None = None,
     ) -> None:
+        self._authorize(actor, "complete_action", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1448,7 +1662,7 @@ class Miljo:
         self, actor: Actor, meeting_id: UUID, *, held_at: datetime | None = None
     ) -> None:
         """Record that the meeting was held; concerns on its agenda become discussed."""
-        self._require_writer(actor, "record a meeting as held")
+        self._authorize(actor, "record_meeting_held", meeting_id=meeting_id)
 
         def command(at: datetime) -> None:
             meeting = self._meeting(meeting_id)
@@ -1472,6 +1686,7 @@ class Miljo:
         self._run("record meeting held", command)
 
     def close_minutes(self, actor: Actor, meeting_id: UUID) -> None:
+        self._authorize(actor, "close_minutes", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1488,6 +1703,7 @@ class Miljo:
         reason: str,
         item_id: UUID | None = None,
     ) -> UUID:
+        self._authorize(actor, "amend_minutes", meeting_id=meeting_id)
         amendment_id = self.ids.new_id()
 
         def act(meeting: Meeting, at: datetime) -> UUID:
@@ -1504,6 +1720,7 @@ class Miljo:
         return self._meeting_command(actor, meeting_id, "amend the minutes", act)
 
     def cancel_meeting(self, actor: Actor, meeting_id: UUID, *, reason: str) -> None:
+        self._authorize(actor, "cancel_meeting", meeting_id=meeting_id)
         self._meeting_command(
             actor,
             meeting_id,
@@ -1512,6 +1729,7 @@ class Miljo:
         )
 
     def meeting(self, actor: Actor, meeting_id: UUID) -> MeetingView:
+        self._authorize(actor, "meeting", meeting_id=meeting_id)
         meeting = self._meeting(meeting_id)
         return MeetingView(
             meeting_id=meeting.id,
@@ -1545,6 +1763,7 @@ class Miljo:
         self, actor: Actor, *, school: str, trinn: int | None = None, on: date | None = None
     ) -> Overview:
         """The ressursteam overview of a school (optionally one trinn) on a date."""
+        self._authorize(actor, "overview")
         self._school(school)
         if trinn is not None:
             check_trinn(trinn)
@@ -1564,11 +1783,16 @@ class Miljo:
         """Every recorded event about a student (including vedtak, team and meeting events
         about them), in store order, optionally only what was recorded by ``as_of``.
         The read is logged."""
-        self._student(student_id)
+        student = self._student(student_id)
         until = None if as_of is None else _utc_iso(as_of)
-        self._run(
-            "log case read", lambda at: self._log_read(actor, student_id, "history", reason, at)
+        decision = self._authorize(
+            actor,
+            "history",
+            student_id=student_id,
+            reason=reason,
+            restricted=self._restricted(student, "vedtak", "aktivitetsplan", "case"),
         )
+        self._log_read(actor, student_id, "history", reason, decision)
         self.views.catch_up()
         return [
             HistoryEntry.from_row(row)
@@ -1576,7 +1800,7 @@ class Miljo:
             if not row["event_type"].startswith("AccessLog.")
         ]
 
-    def aggregate_as_of(self, aggregate_id: UUID, as_of: datetime) -> MiljoAggregate | None:
+    def _aggregate_as_of(self, aggregate_id: UUID, as_of: datetime) -> MiljoAggregate | None:
         """The state of any aggregate as it was recorded at instant ``as_of`` (None if it
         did not exist yet). Loads through the newest snapshot at or before that version."""
         self.views.catch_up()
@@ -1590,12 +1814,20 @@ class Miljo:
         self, actor: Actor, student_id: UUID, *, as_of: datetime, reason: str | None = None
     ) -> StudentCase | None:
         """The student's case as the school knew it at ``as_of`` (logged)."""
-        self._student(student_id)
-        student = self.aggregate_as_of(student_id, as_of)
-        self._run("log case read", lambda at: self._log_read(actor, student_id, "case", reason, at))
+        current = self._student(student_id)
+        _utc_iso(as_of)
+        decision = self._authorize(
+            actor,
+            "student_case_as_of",
+            student_id=student_id,
+            reason=reason,
+            restricted=self._restricted(current, "aktivitetsplan", "case"),
+        )
+        self._log_read(actor, student_id, "case as of", reason, decision)
+        student = self._aggregate_as_of(student_id, as_of)
         if not isinstance(student, Student):
             return None
-        case = self.aggregate_as_of(case_file_id(student_id), as_of)
+        case = self._aggregate_as_of(case_file_id(student_id), as_of)
         return _student_case(student, case if isinstance(case, CaseFile) else None)
 
     def export_history(
@@ -1603,6 +1835,7 @@ class Miljo:
     ) -> list[dict[str, object]]:
         """The student's history as JSON-ready records, one per event, with full payloads
         (see docs/history-export.md). The read is logged."""
+        self._authorize(actor, "export_history", student_id=student_id, reason=reason)
         entries = self.history(actor, student_id, reason=reason or "export")
         records: list[dict[str, object]] = []
         for entry in entries:

@@ -5,7 +5,7 @@ Adapters implement them; the composition root (``adapters.bootstrap``) wires the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -70,3 +70,15 @@ class ViewStore(ViewReader, Protocol):
     def version_at(self, stream_id: str, until: str) -> int | None: ...
 
     def close(self) -> None: ...
+
+
+class Protection(Protocol):
+    """Key management the domain asks for (implemented over the keyring and the stores)."""
+
+    def erase_subject(self, student_id: UUID) -> int:
+        """Delete the student's erasable data keys; returns how many keys were deleted."""
+        ...
+
+    def purge_snapshots(self, stream_ids: Sequence[UUID]) -> int:
+        """Delete cached snapshots of these streams (they may hold erased personal data)."""
+        ...

@@ -312,6 +312,11 @@ class PlanEvaluation:
         return f"PlanEvaluation(plan_id={self.plan_id}, evaluated_on={self.evaluated_on})"
 
 
+#: What can be restricted (sperret): archival records of a student, or the whole case.
+RESTRICTION_SCOPES: Final = ("vedtak", "aktivitetsplan", "case")
+#: Grounds for erasing personal data outside the archive duty.
+ERASURE_BASES: Final = ("never_filed", "retention_expired", "third_party", "draft", "request")
+
 VALUE_TYPES = (
     Placement,
     Departure,
@@ -355,6 +360,13 @@ class ObservationView:
 
 class Student(MiljoAggregate):
     TOPIC = "miljo:Student"
+    #: Version of the aggregate's state in snapshots (v2 added restrictions and erasures).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["restrictions"] = []
+        state["erasures"] = []
 
     class Created(MiljoAggregate.Created):
         """Library hook required by explicit topics; never triggered (see Registered)."""
@@ -390,6 +402,8 @@ class Student(MiljoAggregate):
             student.referral_map = {}
             student.plan_map = {}
             student.plan_evaluations = {}
+            student.restrictions = []
+            student.erasures = []
 
         def summary(self) -> str:
             return (
@@ -737,7 +751,63 @@ class Student(MiljoAggregate):
         def summary(self) -> str:
             return f"aktivitetsplan {self.plan_id} closed on {self.closed_on}"
 
+    class RecordsRestricted(MiljoAggregate.Event):
+        """Archival records are restricted (sperret), never erased: reading them then needs
+        a permitted role and a stated reason."""
+
+        TOPIC = "miljo:Student.RecordsRestricted"
+        ARCHIVAL: ClassVar[bool] = True
+        class_version = 1
+        SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
+        PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reason"})
+        EFFECTIVE_FIELD: ClassVar[str | None] = "restricted_on"
+        scope: str
+        reason: str
+        restricted_on: date
+
+        def apply(self, student: Student) -> None:
+            student.restrictions.append(self.scope)
+
+        def summary(self) -> str:
+            return f"records restricted ({self.scope}) from {self.restricted_on}"
+
+    class RestrictionLifted(MiljoAggregate.Event):
+        TOPIC = "miljo:Student.RestrictionLifted"
+        ARCHIVAL: ClassVar[bool] = True
+        class_version = 1
+        SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
+        PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"reason"})
+        EFFECTIVE_FIELD: ClassVar[str | None] = "lifted_on"
+        scope: str
+        reason: str
+        lifted_on: date
+
+        def apply(self, student: Student) -> None:
+            student.restrictions.remove(self.scope)
+
+        def summary(self) -> str:
+            return f"restriction ({self.scope}) lifted on {self.lifted_on}"
+
+    class PersonalDataErased(MiljoAggregate.Event):
+        """The student's erasable data key was deleted: personal fields outside the archive
+        duty are unreadable from now on, everywhere. The erasure itself is recorded."""
+
+        TOPIC = "miljo:Student.PersonalDataErased"
+        class_version = 1
+        SUBJECT_FIELD: ClassVar[str | None] = "originator_id"
+        EFFECTIVE_FIELD: ClassVar[str | None] = "erased_on"
+        basis: str
+        erased_on: date
+
+        def apply(self, student: Student) -> None:
+            student.erasures.append(self.erased_on)
+
+        def summary(self) -> str:
+            return f"personal data outside the archive erased ({self.basis}) on {self.erased_on}"
+
     if TYPE_CHECKING:  # state, set only by apply (not constructor arguments)
+        restrictions: list[str]  # restricted scopes (RESTRICTION_SCOPES)
+        erasures: list[date]
         school_code: str
         student_number: str
         name: str
@@ -1208,6 +1278,49 @@ class Student(MiljoAggregate):
                 f"aktivitetsplan {plan_id} was closed on {plan.closed_on}", plan_id=plan_id
             )
         return plan
+
+    # -- restriction and erasure -----------------------------------------------------------------
+
+    def restrict(self, *, scope: str, reason: str, on: date, actor: Actor, at: datetime) -> None:
+        """Restrict archival records (``vedtak``, ``aktivitetsplan`` or the whole ``case``)."""
+        if scope not in RESTRICTION_SCOPES:
+            raise InvalidValue(
+                "restriction scope", f"must be one of: {', '.join(RESTRICTION_SCOPES)}"
+            )
+        check_text(reason, "reason", limit=2000)
+        if scope in self.restrictions:
+            raise AlreadyExists(f"records ({scope}) are already restricted")
+        self._record(
+            self.RecordsRestricted,
+            actor=actor,
+            at=at,
+            scope=scope,
+            reason=reason,
+            restricted_on=on,
+        )
+
+    def lift_restriction(
+        self, *, scope: str, reason: str, on: date, actor: Actor, at: datetime
+    ) -> None:
+        if scope not in self.restrictions:
+            raise UnknownEntry(f"records ({scope}) are not restricted")
+        check_text(reason, "reason", limit=2000)
+        self._record(
+            self.RestrictionLifted, actor=actor, at=at, scope=scope, reason=reason, lifted_on=on
+        )
+
+    def record_erasure(self, *, basis: str, on: date, actor: Actor, at: datetime) -> None:
+        """Record that the erasable personal data was erased (the key deletion is the
+        adapter's part, done in the same command)."""
+        if basis not in ERASURE_BASES:
+            raise InvalidValue("erasure basis", f"must be one of: {', '.join(ERASURE_BASES)}")
+        if on > local_date(at):
+            raise DateInFuture(f"erasure date {on.isoformat()} is in the future")
+        self._record(self.PersonalDataErased, actor=actor, at=at, basis=basis, erased_on=on)
+
+    def is_restricted(self, scope: str) -> bool:
+        """Whether records of ``scope`` are restricted (a restricted case covers all)."""
+        return scope in self.restrictions or "case" in self.restrictions
 
     # -- read helpers ----------------------------------------------------------------------------
 
