@@ -453,7 +453,7 @@ def run_scenario(miljo: Miljo, clock: FakeClock) -> dict[str, UUID]:
     miljo.vedtak(REKTOR, vedtak)
 
     # -- placements, departures, plan closed, referral closed ------------------------------------
-    miljo.change_class(COORDINATOR, tobias, trinn=10, class_name="10a")
+    miljo.change_class(REKTOR, tobias, trinn=10, class_name="10a")
     miljo.record_departure(
         ADMIN, aase, kind="transferred", to_school="sola-ungdomsskole", on=date(2024, 10, 4)
     )
@@ -477,7 +477,7 @@ def run_scenario(miljo: Miljo, clock: FakeClock) -> dict[str, UUID]:
     )
     miljo.send_vedtak_notice(REKTOR, short, notice_date=date(2024, 10, 21))
     clock.advance(days=44)  # 2024-12-03
-    miljo.record_vedtak_expiry(COORDINATOR, short, on=date(2024, 11, 29))
+    miljo.record_vedtak_expiry(SPED_LEAD, short, on=date(2024, 11, 29))
     miljo.record_departure(ADMIN, tobias, kind="left", on=date(2024, 12, 3))
 
     # -- vedtak 1 revoked --------------------------------------------------------------------
@@ -487,6 +487,19 @@ def run_scenario(miljo: Miljo, clock: FakeClock) -> dict[str, UUID]:
         reasons="Familien flytter; vedtaket oppheves fra 1. januar.",
         revoked_on=date(2024, 12, 3),
     )
+
+    # -- restriction and erasure (golden v2 on) ---------------------------------------------
+    miljo.restrict_records(
+        REKTOR,
+        tobias,
+        scope="vedtak",
+        reason="Klage på innsyn; sperret etter avtale.",
+        on=date(2024, 12, 3),
+    )
+    miljo.lift_restriction(
+        REKTOR, tobias, scope="vedtak", reason="Saken er avklart.", on=date(2024, 12, 3)
+    )
+    miljo.erase_personal_data(REKTOR, tobias, basis="never_filed", on=date(2024, 12, 3))
 
     return {
         "School": school_id(SCHOOL),
