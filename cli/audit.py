@@ -2,22 +2,134 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 import click
 
-from cli import render
+from adapters.audit import export_store, verify_store
+from adapters.chain import VerifyResult
+from cli import exit_codes, render
 from cli.params import json_option, student_arguments
 from cli.student import student_id
 from cli.wiring import CliContext, pass_cli
+from domain.policy import AccessRequest, Operation, Relation, decide, denied
+
+R = TypeVar("R")
 
 
 @click.group()
 def audit() -> None:
-    """Audit: who read a student's case (the innsynslogg).
+    """Audit: who read a student's case (the innsynslogg), and whether the store is
+    intact (the hash chain).
 
     \b
     Example:
       miljo --as auditor:p-pvo audit access --school gjesdal 1001
+      miljo --as auditor:p-pvo audit verify
     """
+
+
+def _require_store_audit(cli: CliContext) -> None:
+    """Verifying and exporting the chain is for auditors and administrators."""
+    request = AccessRequest(
+        actor=cli.actor,
+        operation=Operation.VERIFY_STORE,
+        student_id=None,
+        relation=Relation.NONE,
+        reason=None,
+        restricted=False,
+    )
+    if not decide(request).allowed:
+        raise denied(request)
+
+
+@audit.command("verify")
+@json_option
+@pass_cli
+def verify(cli: CliContext, as_json: bool) -> None:
+    """Recompute the keyed hash chain over every stored event and name the first position
+    that fails. Needs only the sealing key: nothing is decrypted. Exit code 8 when the
+    chain is broken (a changed, deleted, moved or inserted row).
+
+    \b
+    Example:
+      miljo --as auditor:p-pvo audit verify
+      miljo --as auditor:p-pvo audit verify --json
+    """
+    _require_store_audit(cli)
+    result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
+    if as_json:
+        render.emit_json(_verify_json(result))
+    elif result.ok:
+        click.echo(
+            f"Chain intact: {result.checked} events verified; "
+            f"head {result.head_position} {result.head_link.hex()}"
+        )
+    else:
+        click.echo(
+            f"Chain BROKEN at position {result.first_failure}: {result.reason} "
+            f"({result.checked} events verified before it)"
+        )
+    if not result.ok:
+        raise SystemExit(exit_codes.VERIFY_FAILED)
+
+
+def _verify_json(result: VerifyResult) -> dict[str, object]:
+    return {
+        "ok": result.ok,
+        "checked": result.checked,
+        "head_position": result.head_position,
+        "head_link": result.head_link.hex(),
+        "first_failure": result.first_failure,
+        "reason": result.reason,
+    }
+
+
+@audit.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_cli
+def export(cli: CliContext, file: Path, as_json: bool) -> None:
+    """Write every stored event (encrypted payload), its chain link and the chain head to
+    FILE as JSON Lines (docs/audit-export.md), for an auditor who verifies with the
+    sealing key and tools/verify_export.py, independently of miljo. Refuses to overwrite.
+
+    \b
+    Example:
+      miljo --as auditor:p-pvo audit export gjesdal-2024-12.jsonl
+      python3 tools/verify_export.py gjesdal-2024-12.jsonl ~/miljo/miljo.keys/sealing.key
+    """
+    _require_store_audit(cli)
+    summary = _with_progress("Exporting", lambda step: export_store(cli.location, file, step))
+    if as_json:
+        render.emit_json(
+            {
+                "file": str(file),
+                "events": summary.events,
+                "head_position": summary.head_position,
+                "head_link": summary.head_link,
+            }
+        )
+    else:
+        click.echo(
+            f"Exported {summary.events} events to {file}; "
+            f"chain head {summary.head_position} {summary.head_link}"
+        )
+
+
+def _with_progress(label: str, work: Callable[[Callable[[int, int], None] | None], R]) -> R:
+    if not sys.stderr.isatty():
+        return work(None)
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        return work(step)
 
 
 @audit.command("access")

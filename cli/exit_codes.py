@@ -31,6 +31,9 @@ ACCESS_DENIED: Final = 6
 STORE_ERROR: Final = 7
 """The store is missing, corrupt, locked, lacks its keys, or already exists."""
 
+VERIFY_FAILED: Final = 8
+"""``audit verify`` found the hash chain broken: the store was changed outside miljo."""
+
 #: Every code with a one-line meaning, in order (used by docs/cli.md).
 MEANINGS: Final[tuple[tuple[int, str, str], ...]] = (
     (OK, "OK", "the command succeeded"),
@@ -52,5 +55,10 @@ MEANINGS: Final[tuple[tuple[int, str, str], ...]] = (
         STORE_ERROR,
         "STORE_ERROR",
         "store missing, corrupt, locked, keys missing, or already exists (store init)",
+    ),
+    (
+        VERIFY_FAILED,
+        "VERIFY_FAILED",
+        "audit verify found the hash chain broken (the store was changed outside miljo)",
     ),
 )
