@@ -735,6 +735,7 @@ class _ConsentRec:
 @attrs.define
 class _Obs:
     observation_id: UUID
+    author: Actor
     arena: str
     categories: list[str]
     text: str
@@ -1446,8 +1447,9 @@ class _School:
             text = self.choice(OBSERVATION_TEXTS[category])
         voice = self.choice(VOICES) if self.rng.random() < 0.2 else None
         observed_at = self.e.clock.now() - timedelta(minutes=self.rng.randint(5, 150))
+        author = self.observer_for(chosen)
         observation_id = self.m.record_observation(
-            self.observer_for(chosen),
+            author,
             chosen.student_id,
             arena=arena.value,
             categories=categories,
@@ -1456,7 +1458,7 @@ class _School:
             student_voice=voice,
         )
         chosen.observations.append(
-            _Obs(observation_id, arena.value, categories, text, observed_at, voice)
+            _Obs(observation_id, author, arena.value, categories, text, observed_at, voice)
         )
 
     def correct_latest_observation(self, pupil: _Pupil) -> None:
@@ -1468,7 +1470,7 @@ class _School:
         latest = pupil.observations[-1]
         arena = Arena.WAY_TO_SCHOOL if latest.arena != Arena.WAY_TO_SCHOOL.value else Arena.BREAK
         self.m.correct_observation(
-            self.coordinator,  # the coordinator corrects after talking with the author
+            latest.author,  # the author corrects her own entry (need-to-know: named)
             pupil.student_id,
             corrects=latest.observation_id,
             arena=arena.value,
