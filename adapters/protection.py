@@ -18,6 +18,7 @@ See docs/adr/0009-protection.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import sqlite3
 import threading
@@ -84,6 +85,11 @@ class Keyring:
         try:
             self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA secure_delete = ON")
+            if path is not None:
+                # WAL keeps each new key's commit to one durable write (FULL sync stays on:
+                # a lost data key would lose the fields sealed under it).
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS data_keys (subject TEXT NOT NULL, "
                 "purpose TEXT NOT NULL, generation INTEGER NOT NULL, wrapped BLOB NOT NULL, "
@@ -118,21 +124,34 @@ class Keyring:
                 (subject, purpose),
             ).fetchone()
             if row is None:
-                erased = self._db.execute(
-                    "SELECT MAX(generation) FROM erasures WHERE subject = ? AND purpose = ?",
-                    (subject, purpose),
-                ).fetchone()[0]
-                generation = 1 if erased is None else int(erased) + 1
-                key = AESGCM.generate_key(bit_length=256)
-                nonce = os.urandom(_NONCE)
-                wrapped = nonce + self._master.encrypt(
-                    nonce, key, self._aad(subject, purpose, generation)
-                )
-                self._db.execute(
-                    "INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)",
-                    (subject, purpose, generation, wrapped, datetime.now(UTC).isoformat()),
-                )
+                # A student's first record: make both of their keys in one transaction.
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for each in (purpose, *(p for p in (ARCHIVAL, ERASABLE) if p != purpose)):
+                        self._create_key(subject, each)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
             return self._open(subject, purpose, None)
+
+    def _create_key(self, subject: str, purpose: str) -> None:
+        if self._db.execute(
+            "SELECT 1 FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
+        ).fetchone():
+            return
+        erased = self._db.execute(
+            "SELECT MAX(generation) FROM erasures WHERE subject = ? AND purpose = ?",
+            (subject, purpose),
+        ).fetchone()[0]
+        generation = 1 if erased is None else int(erased) + 1
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE)
+        wrapped = nonce + self._master.encrypt(nonce, key, self._aad(subject, purpose, generation))
+        self._db.execute(
+            "INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)",
+            (subject, purpose, generation, wrapped, datetime.now(UTC).isoformat()),
+        )
 
     def get(self, subject: str, purpose: str, generation: int) -> AESGCM:
         with self._lock:
@@ -188,6 +207,8 @@ class Keyring:
                     "DELETE FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
                 )
                 self._db.execute("COMMIT")
+                # Crypto-shredding must not leave the wrapped key in the write-ahead log.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -367,6 +388,13 @@ class StoreProtection:
         return self._keyring().erase(str(student_id), ERASABLE)
 
     def purge_snapshots(self, stream_ids: Sequence[UUID]) -> int:
+        """Delete stored snapshots of the streams, and drop them from this process's
+        aggregate cache (both may hold plaintext of erased fields)."""
+        cache = self.app.repository.cache
+        if cache is not None:
+            for stream_id in stream_ids:
+                with contextlib.suppress(KeyError):
+                    cache.get(stream_id, evict=True)
         store = self.app.snapshots
         if store is None:
             return 0

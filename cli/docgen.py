@@ -41,6 +41,12 @@ one store (`--store PATH`, default `$MILJO_HOME/miljo.sqlite`).
   `miljo: error: <message>`, with the exit code below; `--debug` adds the traceback
   (the exit code stays the same). Messages name ids, codes and rules, never a person's name.
 * A command that is refused writes nothing. `--help` never opens the store.
+* **Access**: every command is checked against the access policy (`domain/policy.py`,
+  docs/adr/0010-access-policy.md) for the acting role; a refusal is exit code 6. Every read
+  of a case (`student show`, `vedtak show`, `history`) is written to the student's access
+  log (`audit access`) with the reason given by `--reason`. A reason is required to read a
+  restricted (sperret) record and for a break-glass read (admin reading a case, the rektor
+  reading a restricted record); break-glass reads are flagged in the log.
 
 ## Exit codes
 

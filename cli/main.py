@@ -97,6 +97,7 @@ def cli(ctx: click.Context, store: str | None, actor: str | None, debug: bool) -
 
 def _register_commands() -> None:
     from cli.audit import audit
+    from cli.demo import demo
     from cli.history import history
     from cli.meeting import meeting
     from cli.overview import overview
@@ -118,6 +119,7 @@ def _register_commands() -> None:
         overview,
         history,
         audit,
+        demo,
     ):
         cli.add_command(command)
 

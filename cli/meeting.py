@@ -292,16 +292,20 @@ def cancel(cli: CliContext, meeting_id: UUID, reason: str, as_json: bool) -> Non
 
 @meeting.command("show")
 @meeting_argument
+@click.option(
+    "--reason", help="Why you read the meeting (kept in the named students' access logs)."
+)
 @json_option
 @pass_cli
-def show(cli: CliContext, meeting_id: UUID, as_json: bool) -> None:
-    """Show a meeting: participants, agenda, decisions and open actions.
+def show(cli: CliContext, meeting_id: UUID, reason: str | None, as_json: bool) -> None:
+    """Show a meeting: participants, agenda, decisions and open actions. Reading a meeting
+    that names students is logged in their access logs.
 
     \b
     Example:
       miljo meeting show MEETING-ID --json
     """
-    view = cli.miljo.meeting(cli.actor, meeting_id)
+    view = cli.miljo.meeting(cli.actor, meeting_id, reason=reason)
     if as_json:
         render.emit_json(render.MEETING.build(view))
         return

@@ -482,6 +482,14 @@ NOTICE_RESULT = Schema(
     ),
 )
 
+ERASE_RESULT = Schema(
+    "student erase",
+    (
+        *WRITE_RESULT.fields,
+        Field("keys_deleted", INT_T + " (the student's erasable data keys deleted)"),
+    ),
+)
+
 # -- overview (the ressursteam's wall; every minute count is per week) ----------------------------
 
 
@@ -796,6 +804,7 @@ ALL_SCHEMAS: Final = (
     WRITE_RESULT,
     IMPORT_REPORT,
     NOTICE_RESULT,
+    ERASE_RESULT,
     STORE_INIT,
     STORE_INFO,
     STORE_REBUILD,

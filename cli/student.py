@@ -13,7 +13,13 @@ import click
 from cli import render
 from cli.params import ID, INSTANT, ISO_DATE, F, choice, json_option, student_arguments
 from cli.wiring import CliContext, pass_cli
-from domain.student import ConsentGiver, DepartureKind, ReferralStatus
+from domain.student import (
+    ERASURE_BASES,
+    RESTRICTION_SCOPES,
+    ConsentGiver,
+    DepartureKind,
+    ReferralStatus,
+)
 from domain.values import Arena, ExternalBody, MeetingKind, ObservationCategory
 
 
@@ -24,7 +30,8 @@ def student_id(cli: CliContext, school: str, number: str) -> UUID:
 
 @click.group()
 def student() -> None:
-    """Students: registration, observations, concerns, consents, referrals, plans.
+    """Students: registration, observations, concerns, consents, referrals, plans,
+    restriction and erasure.
 
     \b
     Example:
@@ -100,11 +107,19 @@ def find(cli: CliContext, school: str, number: str, as_json: bool) -> None:
 
 @student.command("show")
 @student_arguments
-@click.option("--reason", help="Why you open the case (kept in the access log).")
+@click.option(
+    "--reason",
+    help="Why you open the case (kept in the access log). Needed for a restricted case "
+    "and for a break-glass read (admin).",
+)
 @json_option
 @pass_cli
 def show(cli: CliContext, school: str, number: str, reason: str | None, as_json: bool) -> None:
     """Open a student's case. The read is recorded in the student's access log.
+
+    Erased personal data (see 'miljo student erase') is shown as [erased]. A case
+    with restricted records (aktivitetsplan or the whole case) is read only by a
+    permitted role with --reason.
 
     \b
     Example:
@@ -602,3 +617,145 @@ def plan_close(
         cli.actor, student_id(cli, school, number), plan_id=plan_id, reason=reason, closed_on=on
     )
     render.report(as_json, "student plan close", f"Closed aktivitetsplan {plan_id}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data protection: restriction (sperring) and erasure
+# ---------------------------------------------------------------------------------------------
+
+
+def _restriction_options(function: F) -> F:
+    function = click.option(
+        "--on", "on", type=ISO_DATE, help="Date it takes effect (default: today)."
+    )(function)
+    function = click.option(
+        "--reason", required=True, help="Why (kept with the record; shown to auditors)."
+    )(function)
+    return click.option(
+        "--scope",
+        type=click.Choice(RESTRICTION_SCOPES),
+        required=True,
+        help="Which archival records: the vedtak, the aktivitetsplaner, or the whole case.",
+    )(function)
+
+
+@student.command("restrict")
+@student_arguments
+@_restriction_options
+@json_option
+@pass_cli
+def restrict(
+    cli: CliContext,
+    school: str,
+    number: str,
+    scope: str,
+    reason: str,
+    on: date | None,
+    as_json: bool,
+) -> None:
+    """Restrict (sperre) a student's archival records instead of erasing them.
+
+    Restricted records can no longer be changed, and are read only by the rektor and
+    the auditor, with --reason (the read is logged). Only the rektor restricts.
+
+    \b
+    Example:
+      miljo --as rektor:p-rektor student restrict --school gjesdal 1001 --scope vedtak \\
+        --reason "Klage til Statsforvalteren"
+    """
+    cli.miljo.restrict_records(
+        cli.actor, student_id(cli, school, number), scope=scope, reason=reason, on=on
+    )
+    render.report(
+        as_json, "student restrict", f"Restricted the {scope} records of student {number}"
+    )
+
+
+@student.command("lift-restriction")
+@student_arguments
+@_restriction_options
+@json_option
+@pass_cli
+def lift_restriction(
+    cli: CliContext,
+    school: str,
+    number: str,
+    scope: str,
+    reason: str,
+    on: date | None,
+    as_json: bool,
+) -> None:
+    """Lift a restriction of a student's archival records (the rektor).
+
+    \b
+    Example:
+      miljo --as rektor:p-rektor student lift-restriction --school gjesdal 1001 \\
+        --scope vedtak --reason "Klagen er avgjort"
+    """
+    cli.miljo.lift_restriction(
+        cli.actor, student_id(cli, school, number), scope=scope, reason=reason, on=on
+    )
+    render.report(
+        as_json,
+        "student lift-restriction",
+        f"Lifted the restriction of the {scope} records of student {number}",
+    )
+
+
+@student.command("erase")
+@student_arguments
+@click.option(
+    "--basis",
+    type=click.Choice(ERASURE_BASES),
+    required=True,
+    help="The legal basis: never filed, retention expired, third-party data, a draft, "
+    "or the person's request.",
+)
+@click.option("--on", "on", type=ISO_DATE, help="Date of the erasure (default: today).")
+@click.option("--reason", help="Why (needed where the role erases only by break-glass).")
+@click.option(
+    "--yes", "confirmed", is_flag=True, help="Confirm: the erasure cannot be undone (required)."
+)
+@json_option
+@pass_cli
+def erase(
+    cli: CliContext,
+    school: str,
+    number: str,
+    basis: str,
+    on: date | None,
+    reason: str | None,
+    confirmed: bool,
+    as_json: bool,
+) -> None:
+    """Erase a student's personal data outside the archive duty, for good.
+
+    Observations, concerns, consent notes, referral reasons, meeting notes and the
+    like become unreadable everywhere (shown as [erased]); the student's erasable
+    data key is deleted. Archival records (registration and name, vedtak, PPT's
+    recommendation, aktivitetsplaner) are kept: restrict them instead. The erasure
+    itself is recorded. Without --yes nothing is done (exit code 2).
+
+    \b
+    Example:
+      miljo --as rektor:p-rektor student erase --school gjesdal 1001 --basis request --yes
+    """
+    if not confirmed:
+        raise click.UsageError(
+            "erasing personal data cannot be undone; give --yes to confirm (nothing was erased)"
+        )
+    deleted = cli.miljo.erase_personal_data(
+        cli.actor, student_id(cli, school, number), basis=basis, on=on, reason=reason
+    )
+    if as_json:
+        render.emit_json(
+            render.ERASE_RESULT.build(
+                {"action": "student erase", "id": None, "keys_deleted": deleted}
+            )
+        )
+        return
+    keys = f"{deleted} data key" + ("" if deleted == 1 else "s")
+    click.echo(
+        f"Erased the personal data of student {number} outside the archive ({basis}): "
+        f"{keys} deleted"
+    )

@@ -952,7 +952,13 @@ class Miljo:
         self._student_command(actor, student_id, "lift a restriction", act)
 
     def erase_personal_data(
-        self, actor: Actor, student_id: UUID, *, basis: str, on: date | None = None
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        basis: str,
+        on: date | None = None,
+        reason: str | None = None,
     ) -> int:
         """Erase the student's personal data outside the archive duty (observations,
         concerns, consent notes, referral reasons, meeting notes ...): the erasure is recorded
@@ -960,7 +966,9 @@ class Miljo:
         unreadable everywhere; cached snapshots of the case's streams are purged. Archival
         records (vedtak, PPT recommendation, aktivitetsplan, registration) are untouched.
         Returns the number of data keys deleted."""
-        self._authorize(actor, "erase_personal_data", student_id=student_id)
+        # Restriction concerns archival records, which erasure never touches: it is not a
+        # write to a restricted record. ``reason`` serves a break-glass grant (admin).
+        self._authorize(actor, "erase_personal_data", student_id=student_id, reason=reason)
 
         def act(student: Student, at: datetime) -> None:
             student.record_erasure(basis=basis, on=on or self._today(at), actor=actor, at=at)
@@ -1728,9 +1736,13 @@ class Miljo:
             lambda m, at: m.cancel(reason=reason, actor=actor, at=at),
         )
 
-    def meeting(self, actor: Actor, meeting_id: UUID) -> MeetingView:
-        self._authorize(actor, "meeting", meeting_id=meeting_id)
+    def meeting(self, actor: Actor, meeting_id: UUID, *, reason: str | None = None) -> MeetingView:
+        """Read a meeting: agenda, notes, decisions. A meeting that names students is
+        case content: the read is logged in each named student's access log."""
         meeting = self._meeting(meeting_id)
+        decision = self._authorize(actor, "meeting", meeting_id=meeting_id, reason=reason)
+        for named in meeting.named_students():
+            self._log_read(actor, named, "meeting", reason, decision)
         return MeetingView(
             meeting_id=meeting.id,
             school_code=meeting.school_code,

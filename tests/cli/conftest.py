@@ -16,9 +16,16 @@ from cli.main import cli as miljo_command
 
 #: The fixed "now" of every CLI test (MILJO_FAKE_NOW): Friday of ISO week 38, 2024.
 FAKE_NOW = "2024-09-20T10:00:00+02:00"
+#: Acting persons (``--as`` / MILJO_ACTOR), one per role of the access policy
+#: (domain/policy.py). The fixtures act as ADMIN, who sets up schools and rosters; a test
+#: doing case work switches with :meth:`Cli.act_as` or passes ``--as`` for a single step.
 ADMIN = "admin:p-admin"
 REKTOR = "rektor:p-rektor"
+INSPEKTOR = "inspektor:p-insp"
+SPED_LEAD = "spesialpedagogisk_ansvarlig:p-sped"
 COORDINATOR = "miljokoordinator:p-coord"
+THERAPIST = "miljoterapeut:p-mt1"
+TEACHER = "laerer:p-teach"
 AUDITOR = "auditor:p-audit"
 
 #: Variables the CLI reads; each test sets or clears all of them.
@@ -41,6 +48,11 @@ class Cli:
     runner: CliRunner
     home: Path
     env: dict[str, str | None]
+
+    def act_as(self, actor: str) -> Cli:
+        """From now on act as ``actor`` (``ROLE:PERSON-ID``) unless a step passes ``--as``."""
+        self.env["MILJO_ACTOR"] = actor
+        return self
 
     @property
     def store(self) -> Path:

@@ -16,7 +16,16 @@ from eventsourcing.persistence import IntegrityError
 from cli import exit_codes
 from domain.application import MiljoApplication
 from domain.facade import Miljo
-from tests.cli.conftest import AUDITOR, COORDINATOR, REKTOR, Cli, error_line
+from tests.cli.conftest import (
+    ADMIN,
+    AUDITOR,
+    COORDINATOR,
+    INSPEKTOR,
+    REKTOR,
+    SPED_LEAD,
+    Cli,
+    error_line,
+)
 
 NAME = "Kåre Ødegård Æsøy"
 
@@ -97,6 +106,8 @@ STORE_INFO = {
     "event_count": INT,
     "keys_dir": null(STR),
     "keys_present": BOOL,
+    "view_position": INT,
+    "views_behind": BOOL,
 }
 SCHOOL = {
     "school_id": ID,
@@ -301,8 +312,10 @@ IMPORT_REPORT = {
 STUDENT = ("--school", "gjesdal", "1001")
 
 
-def show(cli: Cli) -> Any:
-    return cli.json("student", "show", *STUDENT)
+def show(cli: Cli, actor: str = COORDINATOR) -> Any:
+    """Student 1001's case, read by ``actor`` (by default the miljøkoordinator, who reads
+    every case of the school; admin reads no case content without a stated reason)."""
+    return cli.json("--as", actor, "student", "show", *STUDENT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +390,8 @@ def test_memory_store_needs_no_init(fresh: Cli) -> None:
         "event_count": 0,
         "keys_dir": None,
         "keys_present": False,
+        "view_position": 0,
+        "views_behind": False,
     }
 
 
@@ -519,13 +534,14 @@ def test_student_register_defaults_to_today(school: Cli) -> None:
     )  # fmt: skip
     assert_schema(document, WRITE_RESULT)
     assert document["action"] == "student register"
-    case = school.json("student", "show", "--school", "gjesdal", "1002")
+    case = school.json("--as", COORDINATOR, "student", "show", "--school", "gjesdal", "1002")
     assert case["student_id"] == document["id"]
     assert case["registered_on"] == "2024-09-20"  # MILJO_FAKE_NOW, in Norway
     assert case["name"] == "Åse Nordmæla"
 
 
 def test_norwegian_characters_end_to_end(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     school.ok(
         "student", "observe", *STUDENT, "--arena", "break", "--category", "social",
         "--text", "Blåbærsyltetøy på gården; «æ, ø, å» og ÆØÅ",
@@ -541,6 +557,7 @@ def test_norwegian_characters_end_to_end(school: Cli) -> None:
 
 
 def test_student_show_schema_with_every_kind_of_entry(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     observation = school.new_id(
         "student", "observe", *STUDENT, "--arena", "break", "--category", "conflict",
         "--category", "social", "--text", "Uro i friminuttet",
@@ -593,6 +610,7 @@ def test_student_show_records_the_read(school: Cli) -> None:
 
 
 def test_consent_withdraw(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     consent = school.new_id(
         "student", "consent", *STUDENT, "--giver", "guardian",
         "--meeting-kind", "arbeidslag", "--from", "2024-09-01",
@@ -615,6 +633,7 @@ def test_consent_needs_exactly_one_scope(school: Cli, scope: list[str]) -> None:
 
 
 def test_referral_status(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     referral = school.new_id("student", "refer", *STUDENT, "--body", "bup", "--reason", "Angst")
     school.ok(
         "student", "referral-status", *STUDENT, "--referral", referral, "--status", "acknowledged"
@@ -627,6 +646,7 @@ def test_referral_status(school: Cli) -> None:
 
 
 def test_plan_evaluate_and_close(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     plan = school.new_id(
         "student", "plan", "create", *STUDENT, "--problem", "Utestengt", "--measure", "Voksen ute",
         "--when", "Uke 39", "--responsible", "p-coord", "--evaluate-on", "2024-10-15",
@@ -658,15 +678,20 @@ def test_change_class_and_depart(school: Cli) -> None:
     )  # fmt: skip
     assert school.json("student", "find", *STUDENT)["is_active"] is False
     assert school.json("school", "show", "gjesdal")["active_students"] == 0
-    school.fails(exit_codes.RULE_VIOLATION, "student", "concern", *STUDENT, "--summary", "x")
+    school.fails(
+        exit_codes.RULE_VIOLATION,
+        "--as", COORDINATOR, "student", "concern", *STUDENT, "--summary", "x",
+    )  # fmt: skip
 
 
 def test_student_errors(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     line = school.fails(exit_codes.NOT_FOUND, "student", "show", "--school", "gjesdal", "4242")
     assert "4242" not in line  # the number is not echoed
     school.fails(exit_codes.NOT_FOUND, "student", "show", "--school", "sandnes", "1001")
     assert "already registered" in school.fails(
         exit_codes.RULE_VIOLATION,
+        "--as", ADMIN,
         "student", "register", *STUDENT, "--name", "Dobbel", "--trinn", "8", "--class", "8c",
     )  # fmt: skip
     assert "ISO 8601" in school.fails(
@@ -709,15 +734,24 @@ def test_student_errors(school: Cli) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# Vedtak roles (domain/policy.py): the spesialpedagogisk ansvarlig opens the case and records
+# PPT's tilråding, only the rektor decides, amends and revokes, management (here the
+# inspektør) sends the notice and handles appeals, the miljøkoordinator records delivery and
+# reads the vedtak.
+
+
 def open_vedtak(cli: Cli) -> str:
-    return cli.new_id("vedtak", "open", *STUDENT, "--kind", "individually_adapted_education")
+    return cli.new_id(
+        "--as", SPED_LEAD, "vedtak", "open", *STUDENT, "--kind", "individually_adapted_education"
+    )
 
 
 def decided_vedtak(cli: Cli, *, valid: tuple[str, str] = ("2024-09-16", "2025-06-20")) -> str:
     vedtak = open_vedtak(cli)
     cli.ok(
-        "vedtak", "recommend", vedtak, "--on", "2024-09-10", "--miljoterapeut", "380",
-        "--special-ed-teacher", "76", "--summary", "Sakkyndig vurdering fra PPT",
+        "--as", SPED_LEAD, "vedtak", "recommend", vedtak, "--on", "2024-09-10",
+        "--miljoterapeut", "380", "--special-ed-teacher", "76",
+        "--summary", "Sakkyndig vurdering fra PPT",
     )  # fmt: skip
     cli.ok(
         "--as", REKTOR, "vedtak", "decide", vedtak, "--miljoterapeut", "380",
@@ -728,6 +762,7 @@ def decided_vedtak(cli: Cli, *, valid: tuple[str, str] = ("2024-09-16", "2025-06
 
 
 def test_vedtak_from_opening_to_delivery(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     vedtak = open_vedtak(school)
     opened = school.json("vedtak", "show", vedtak)
     assert_schema(opened, VEDTAK)
@@ -735,8 +770,8 @@ def test_vedtak_from_opening_to_delivery(school: Cli) -> None:
     assert opened["legal_reference"]
     assert "§" in opened["legal_reference"]
     school.ok(
-        "vedtak", "recommend", vedtak, "--on", "2024-09-10", "--miljoterapeut", "380",
-        "--assistant", "7,5", "--summary", "PPT",
+        "--as", SPED_LEAD, "vedtak", "recommend", vedtak, "--on", "2024-09-10",
+        "--miljoterapeut", "380", "--assistant", "7,5", "--summary", "PPT",
     )  # fmt: skip
     school.ok(
         "--as", REKTOR, "vedtak", "decide", vedtak, "--miljoterapeut", "342",
@@ -744,7 +779,7 @@ def test_vedtak_from_opening_to_delivery(school: Cli) -> None:
         "--reasons", "Etter tilråding", "--deviation-reason", "Færre timer i klassen",
         "--from", "2024-09-16", "--to", "2025-06-20",
     )  # fmt: skip
-    notice = school.json("vedtak", "notice", vedtak, "--on", "2024-09-20")
+    notice = school.json("--as", INSPEKTOR, "vedtak", "notice", vedtak, "--on", "2024-09-20")
     assert_schema(notice, {**WRITE_RESULT, "appeal_deadline": DATE})
     assert notice == {"action": "vedtak notice", "id": vedtak, "appeal_deadline": "2024-10-11"}
     school.ok("vedtak", "deliver", vedtak, "--week-of", "2024-09-16", "--miljoterapeut", "10")
@@ -770,14 +805,19 @@ def test_vedtak_from_opening_to_delivery(school: Cli) -> None:
 
 
 def test_vedtak_appeal_amend_and_revoke(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     vedtak = decided_vedtak(school)
-    school.ok("vedtak", "notice", vedtak)
-    school.ok("vedtak", "appeal", vedtak, "--grounds", "For få timer")
+    school.ok("--as", INSPEKTOR, "vedtak", "notice", vedtak)
+    school.ok("--as", INSPEKTOR, "vedtak", "appeal", vedtak, "--grounds", "For få timer")
     assert school.json("vedtak", "show", vedtak)["appeal_open"] is True
-    school.fails(exit_codes.RULE_VIOLATION, "vedtak", "appeal", vedtak, "--grounds", "Igjen")
+    school.fails(
+        exit_codes.RULE_VIOLATION,
+        "--as", INSPEKTOR, "vedtak", "appeal", vedtak, "--grounds", "Igjen",
+    )  # fmt: skip
     school.ok(
-        "vedtak", "resolve-appeal", vedtak, "--outcome", "changed", "--note", "Statsforvalteren"
-    )
+        "--as", INSPEKTOR, "vedtak", "resolve-appeal", vedtak, "--outcome", "changed",
+        "--note", "Statsforvalteren",
+    )  # fmt: skip
     assert school.json("vedtak", "show", vedtak)["appeal_open"] is False
     school.ok(
         "--as", REKTOR, "vedtak", "amend", vedtak, "--miljoterapeut", "420",
@@ -792,6 +832,7 @@ def test_vedtak_appeal_amend_and_revoke(school: Cli) -> None:
 
 
 def test_vedtak_expire(school: Cli) -> None:
+    school.act_as(SPED_LEAD)
     vedtak = decided_vedtak(school, valid=("2024-01-08", "2024-06-20"))
     school.fails(exit_codes.RULE_VIOLATION, "vedtak", "expire", vedtak, "--on", "2024-06-01")
     school.ok("vedtak", "expire", vedtak, "--on", "2024-06-21")
@@ -799,12 +840,21 @@ def test_vedtak_expire(school: Cli) -> None:
 
 
 def test_vedtak_errors(school: Cli) -> None:
+    school.act_as(SPED_LEAD)
     vedtak = open_vedtak(school)
-    assert "only the rektor" in school.fails(
-        exit_codes.RULE_VIOLATION,
+    events = school.event_count()
+    # Only the rektor decides: the access policy refuses anyone else before the vedtak's own
+    # "only the rektor" rule is reached.
+    line = school.fails(
+        exit_codes.ACCESS_DENIED,
+        "--as", INSPEKTOR,
         "vedtak", "decide", vedtak, "--miljoterapeut", "1", "--organisation", "o",
         "--content", "c", "--reasons", "r", "--from", "2024-09-16", "--to", "2025-06-20",
     )  # fmt: skip
+    assert line == (
+        "miljo: error: access denied: role inspektor may not decide, amend or revoke a vedtak"
+    )
+    assert school.event_count() == events
     assert "whole number of minutes" in school.fails(
         exit_codes.USAGE_ERROR,
         "vedtak", "recommend", vedtak, "--on", "2024-09-10", "--teacher", "0.001", "--summary", "s",
@@ -836,8 +886,9 @@ def test_team_from_forming_to_rotation(school: Cli) -> None:
         "team", "add-member", *TEAM_AT, "p-mt2", "--profession", "vernepleier",
         "--position", "42.5", "--joined-on", "2024-08-01",
     )  # fmt: skip
-    school.ok("team", "coordinator", *TEAM_AT, "p-mt1", "--from", "2024-08-19")
+    school.ok("--as", REKTOR, "team", "coordinator", *TEAM_AT, "p-mt1", "--from", "2024-08-19")
     school.ok("team", "position", *TEAM_AT, "p-mt2", "--percent", "50", "--from", "2024-09-01")
+    school.act_as(COORDINATOR)  # the coordinator allocates the hours
     to_class = school.new_id(
         "team", "assign", *TEAM_AT, "p-mt1", "--target", "class", "--trinn", "8", "--class", "8c",
         "--hours", "7.5", "--from", "2024-08-19",
@@ -873,7 +924,7 @@ def test_team_from_forming_to_rotation(school: Cli) -> None:
         "team", "end-assignment", *TEAM_AT, to_student, "--on", "2024-12-20",
         "--reason", "Ny fordeling etter jul",
     )  # fmt: skip
-    school.ok("team", "member-left", *TEAM_AT, "p-mt2", "--on", "2024-12-31")
+    school.ok("--as", ADMIN, "team", "member-left", *TEAM_AT, "p-mt2", "--on", "2024-12-31")
     later = school.json("team", "show", *TEAM_AT, "--on", "2025-01-06")
     assert later["assignments"] == []
     assert {m["member_id"]: m["left_on"] for m in later["members"]} == {
@@ -893,6 +944,7 @@ def test_team_errors(school: Cli) -> None:
     )
     assert "capacity" in school.fails(
         exit_codes.RULE_VIOLATION,
+        "--as", COORDINATOR,
         "team", "assign", *TEAM_AT, "p-ass", "--target", "school", "--hours", "30",
         "--from", "2024-09-02",
     )  # fmt: skip
@@ -918,6 +970,7 @@ def test_team_errors(school: Cli) -> None:
 
 
 def test_meeting_from_schedule_to_amended_minutes(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     concern = school.new_id("student", "concern", *STUDENT, "--summary", "Mye fravær")
     school.ok(
         "student", "consent", *STUDENT, "--giver", "guardian", "--meeting-kind", "arbeidslag",
@@ -980,6 +1033,7 @@ def test_meeting_from_schedule_to_amended_minutes(school: Cli) -> None:
 
 
 def test_meeting_cancel_and_errors(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     meeting = school.new_id(
         "meeting", "schedule", *TEAM_AT, "--kind", "ressursteam", "--at", "2024-09-25T08:00+02:00"
     )
@@ -1007,6 +1061,7 @@ def test_meeting_cancel_and_errors(school: Cli) -> None:
 
 
 def test_named_student_needs_consent_with_external_bodies(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     meeting = school.new_id(
         "meeting", "schedule", *TEAM_AT, "--kind", "arbeidslag", "--at", "2024-09-25T08:00+02:00"
     )
@@ -1034,8 +1089,9 @@ def test_exit_code_constants_are_the_documented_contract() -> None:
         exit_codes.CONCURRENCY_CONFLICT,
         exit_codes.ACCESS_DENIED,
         exit_codes.STORE_ERROR,
-    ) == (0, 1, 2, 3, 4, 5, 6, 7)
-    assert [code for code, _, _ in exit_codes.MEANINGS] == list(range(8))
+        exit_codes.VERIFY_FAILED,
+    ) == (0, 1, 2, 3, 4, 5, 6, 7, 8)
+    assert [code for code, _, _ in exit_codes.MEANINGS] == list(range(9))
     for code, name, _ in exit_codes.MEANINGS:
         assert getattr(exit_codes, name) == code
 
@@ -1080,8 +1136,9 @@ def test_concurrency_conflict_is_exit_5_and_writes_nothing(
 
     monkeypatch.setattr(MiljoApplication, "save", collide)
     line = school.fails(
-        exit_codes.CONCURRENCY_CONFLICT, "student", "concern", *STUDENT, "--summary", "Uro"
-    )
+        exit_codes.CONCURRENCY_CONFLICT,
+        "--as", COORDINATOR, "student", "concern", *STUDENT, "--summary", "Uro",
+    )  # fmt: skip
     assert "try again" in line
     monkeypatch.undo()
     assert school.event_count() == before
@@ -1141,12 +1198,15 @@ def test_fake_now_must_be_an_aware_instant(school: Cli) -> None:
 REFUSED = [
     (exit_codes.RULE_VIOLATION, "school add-class gjesdal 8c --trinn 8"),
     (exit_codes.RULE_VIOLATION, "student change-class --school gjesdal 1001 --trinn 8 --class 8c"),
-    (exit_codes.USAGE_ERROR, "student concern --school gjesdal 1001 --summary '   '"),
+    (
+        exit_codes.USAGE_ERROR,
+        f"--as {COORDINATOR} student concern --school gjesdal 1001 --summary '   '",
+    ),
     (
         exit_codes.USAGE_ERROR,
         "student register --school gjesdal 1/2 --name X --trinn 8 --class 8c",
     ),
-    (exit_codes.NOT_FOUND, "student concern --school gjesdal 999 --summary x"),
+    (exit_codes.NOT_FOUND, f"--as {COORDINATOR} student concern --school gjesdal 999 --summary x"),
     (
         exit_codes.NOT_FOUND,
         "student register --school gjesdal 1009 --name X --trinn 9 --class 8c",
@@ -1200,7 +1260,7 @@ def test_import_roster_registers_then_skips(school: Cli, tmp_path: Path) -> None
         "already_present": 0,
     }
     events = school.event_count()
-    case = school.json("student", "show", "--school", "gjesdal", "2003")
+    case = school.json("--as", COORDINATOR, "student", "show", "--school", "gjesdal", "2003")
     assert (case["name"], case["class_name"]) == ("Øystein Bråten", "9a")
     events = school.event_count()
     again = school.ok("import", "roster", roster, "--school", "gjesdal")
@@ -1287,6 +1347,7 @@ def test_import_roster_progress_only_on_a_terminal(
 
 
 def test_instants_are_compared_in_utc(school: Cli) -> None:
+    school.act_as(COORDINATOR)
     # 01:30 Norwegian summer time on the 20th is 23:30 UTC on the 19th: not in the future.
     observed = "2024-09-19T23:30:00+00:00"
     school.ok(

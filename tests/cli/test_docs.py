@@ -16,12 +16,9 @@ from domain.facade import Miljo
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "cli.md"
 
-#: Facade operations that need no command of their own: the read models catch up on every
-#: read (``catch_up``), and ``aggregate_as_of`` is the machinery under ``history --as-of``.
-RESERVED = {
-    "aggregate_as_of",
-    "catch_up",
-}
+#: Facade operations that need no command of their own: plumbing. The read models catch up
+#: on every read that uses them (``catch_up``); ``store rebuild`` replays them whole.
+RESERVED = {"catch_up"}
 
 COMMANDS = docgen.commands()
 

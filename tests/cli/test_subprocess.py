@@ -68,14 +68,19 @@ def test_a_school_year_starts(tmp_path: Path) -> None:
     )
     report = json_of(env, "import", "roster", str(roster), "--school", "gjesdal")
     assert (report["registered"], report["already_present"]) == (1, 1)
-    case = json_of(env, "student", "show", "--school", "gjesdal", "1001")
+    # The miljøkoordinator reads the case; admin reads no case content without a reason.
+    coordinator = {**env, "MILJO_ACTOR": "miljokoordinator:p-coord"}
+    case = json_of(coordinator, "student", "show", "--school", "gjesdal", "1001")
     assert case["student_id"] == registered["id"]
     assert (case["name"], case["class_name"], case["registered_on"]) == (
         "Kåre Ødegård Æsøy",
         "8c",
         "2024-09-20",
     )
-    assert "Åse Nordmæla" in ok(env, "student", "show", "--school", "gjesdal", "1002")
+    assert "Åse Nordmæla" in ok(coordinator, "student", "show", "--school", "gjesdal", "1002")
+    assert run(env, "student", "show", "--school", "gjesdal", "1002").returncode == (
+        exit_codes.ACCESS_DENIED
+    )
 
 
 @pytest.fixture(scope="module")
