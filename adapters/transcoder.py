@@ -67,14 +67,29 @@ class OrjsonTranscoder(JSONTranscoder):
     # -- decoding -----------------------------------------------------------------------------
 
     def _restore(self, obj: Any) -> Any:
+        """Rebuild envelopes bottom-up, like ``object_hook``; containers freshly parsed by
+        orjson are updated in place (only nested dicts and lists are visited)."""
         kind = type(obj)
         if kind is dict:
-            restored = {key: self._restore(value) for key, value in obj.items()}
-            if len(restored) == 2 and "_type_" in restored and "_data_" in restored:
-                return self._from_envelope(restored["_type_"], restored["_data_"])
-            return restored
+            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+                data = obj["_data_"]
+                if type(data) is dict or type(data) is list:
+                    data = self._restore(data)
+                transcoding = self.names.get(obj["_type_"])
+                if transcoding is None:
+                    return self._from_envelope(obj["_type_"], data)
+                return transcoding.decode(data)
+            for key, value in obj.items():
+                inner = type(value)
+                if inner is dict or inner is list:
+                    obj[key] = self._restore(value)
+            return obj
         if kind is list:
-            return [self._restore(value) for value in obj]
+            for index, value in enumerate(obj):
+                inner = type(value)
+                if inner is dict or inner is list:
+                    obj[index] = self._restore(value)
+            return obj
         return obj
 
     def _from_envelope(self, name: Any, data: Any) -> Any:
