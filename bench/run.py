@@ -1,0 +1,159 @@
+"""``make bench`` / ``make bench-quick``: the whole benchmark in one run.
+
+    python -m bench.run                   # sizes 10k, 100k and 1M (stores cached)
+    python -m bench.run --quick           # the 10k size with fewer repetitions (smoke check)
+    python -m bench.run --sizes 10k,100k  # pick sizes
+
+Measures (1) the bare library baseline, (2) miljo through its embedding API on generated
+stores, (3) physical limits; prints one Markdown table (stdout) and appends it, dated, with
+the machine and library versions, to ``--output`` (default docs/benchmarks.md). Progress
+goes to stderr. See docs/benchmarks.md for what every row means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import measure, physical, raw
+from bench.common import Row, machine, say
+from bench.generate import (
+    PROFILES,
+    ROOT,
+    Manifest,
+    cached_store,
+    code_version,
+    copy_store,
+    load_manifest,
+    profile_for,
+)
+from bench.report import render, targets, with_ratios
+
+DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
+DEFAULT_SIZES = "10k,100k,1M"
+HEADER = "# Benchmarks\n\nResults of `make bench` and `make bench-quick`, newest last.\n\n"
+
+
+def parse_sizes(text: str) -> list[str]:
+    sizes = []
+    for part in text.split(","):
+        label = part.strip()
+        if label:
+            sizes.append(profile_for(label).label)
+    if not sizes:
+        raise ValueError("give at least one size")
+    return sorted(set(sizes), key=lambda s: PROFILES[s].events)
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the 10k size, fewer repetitions")
+    parser.add_argument("--sizes", help=f"comma-separated, from {', '.join(PROFILES)}")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(".bench-cache"),
+        help="where generated stores are kept (default ./.bench-cache)",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="Markdown file the dated table is appended to",
+    )
+    return parser.parse_args(argv)
+
+
+def append(output: Path, text: str) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    existing = output.read_text(encoding="utf-8") if output.exists() else HEADER
+    if not existing.endswith("\n\n"):
+        existing = existing.rstrip("\n") + "\n\n"
+    output.write_text(existing + text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    try:
+        sizes = parse_sizes(args.sizes or ("10k" if args.quick else DEFAULT_SIZES))
+    except ValueError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    started = datetime.now(UTC)
+    clock_start = time.perf_counter()
+    cache_dir: Path = args.cache_dir.absolute()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    base_config = raw.QUICK if args.quick else raw.FULL
+    phys_config = physical.QUICK if args.quick else physical.FULL
+    miljo_config = measure.QUICK if args.quick else measure.FULL
+    info = machine()
+    version = code_version()
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=cache_dir))
+    rows: list[Row] = []
+    try:
+        say("bench: stores")
+        manifests: dict[str, Manifest] = {}
+        built: dict[str, bool] = {}
+        folders: dict[str, Path] = {}
+        for size in sizes:
+            folder, now = cached_store(cache_dir, profile_for(size), args.seed)
+            folders[size], built[size] = folder, now
+            manifests[size] = load_manifest(folder)
+        say("bench: (3) physical limits")
+        rows += physical.run_physical(work / "physical", phys_config)
+        shutil.rmtree(work / "physical", ignore_errors=True)
+        say("bench: (1) library baseline")
+        lengths = [m.long_events for m in manifests.values() if m.long_events > 0]
+        baseline_rows, raw_gets = raw.run_baseline(work / "baseline.sqlite", base_config, lengths)
+        rows += baseline_rows
+        say("bench: (2) miljo through its embedding API")
+        writer = raw.RawWriter(work / "interleaved.sqlite")
+        try:
+            for size in sizes:
+                copy = work / size
+                copy_store(folders[size], copy)
+                size_rows, _ = measure.measure_store(
+                    copy, manifests[size], miljo_config, raw_gets, writer.batch
+                )
+                rows += size_rows
+                shutil.rmtree(copy, ignore_errors=True)
+        finally:
+            writer.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    order = {"baseline": 0, "miljo": 1, "physical": 2}
+    rows.sort(key=lambda r: (order[r.section], sizes.index(r.size) if r.size else -1))
+    rows = with_ratios(rows, sizes)
+    found = targets(rows, sizes, manifests)
+    title = ("quick" if args.quick else "full") + f" ({', '.join(sizes)})"
+    command = "python -m bench.run" + (" --quick" if args.quick else "")
+    if args.sizes:
+        command += f" --sizes {','.join(sizes)}"
+    text = render(
+        title=title,
+        started=started,
+        command=command,
+        info=info,
+        seed=args.seed,
+        version=version,
+        rows=rows,
+        manifests=manifests,
+        built=built,
+        found=found,
+        seconds=time.perf_counter() - clock_start,
+    )
+    print(text)
+    append(args.output, text)
+    say(f"bench: appended to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
