@@ -131,6 +131,9 @@ class AccessLog(MiljoAggregate):
 
     class CaseRead(MiljoAggregate.Event):
         TOPIC = "miljo:AccessLog.CaseRead"
+        #: The access log is kept for the privacy officer and the person concerned: the
+        #: stated reasons are sealed under the archival key, so erasure keeps them.
+        ARCHIVAL: ClassVar[bool] = True
         #: v2 added ``break_glass`` (v1 reads were never break-glass reads).
         class_version = 2
         SUBJECT_FIELD: ClassVar[str | None] = "student_id"

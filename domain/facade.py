@@ -367,21 +367,23 @@ class Miljo:
     def _relation(self, actor: Actor, student_id: UUID | None, meeting_id: UUID | None) -> Relation:
         """How the actor is tied to the student (or meeting): need-to-know."""
         person = actor.person_id
-        if meeting_id is not None:
-            meeting = self._find(Meeting, meeting_id)
+        if student_id is None:
+            # A meeting-level step: participants and those responsible for its actions.
+            meeting = self._find(Meeting, meeting_id) if meeting_id is not None else None
             if meeting is not None and (
                 any(p.person_id == person for p in meeting.participants())
                 or any(a.responsible == person for a in meeting.open_actions())
             ):
                 return Relation.NAMED
-        if student_id is None:
             return Relation.NONE
+        # A step about one student (also inside a meeting): the relation to that student.
         student = self._find(Student, student_id)
         if student is None:
             return Relation.NONE
         team = self._find(Team, team_id(student.school_code))
-        if team is not None:
-            today = self._today(self._now())
+        today = self._today(self._now())
+        placement = student.placement_on(today)
+        if team is not None and placement is not None:
             for assignment in team.active_assignments(today):
                 if assignment.member_id != person:
                     continue
@@ -389,11 +391,11 @@ class Miljo:
                     return Relation.ASSIGNED
                 kind = assignment.target_kind.value
                 if kind == "class" and (assignment.trinn, assignment.class_name) == (
-                    student.trinn,
-                    student.class_name,
+                    placement.trinn,
+                    placement.class_name,
                 ):
                     return Relation.ASSIGNED
-                if kind == "trinn" and assignment.trinn == student.trinn:
+                if kind == "trinn" and assignment.trinn == placement.trinn:
                     return Relation.ASSIGNED
         if any(plan.responsible == person for plan in student.plans() if plan.is_open):
             return Relation.NAMED
@@ -402,9 +404,11 @@ class Miljo:
         case = self._find(CaseFile, case_file_id(student_id))
         for linked in case.linked("meeting") if case else []:
             meeting = self._find(Meeting, linked)
-            if meeting is not None and (
-                any(p.person_id == person for p in meeting.participants())
-                or any(a.responsible == person for a in meeting.open_actions())
+            if meeting is None or student_id not in meeting.named_students():
+                continue
+            if any(p.person_id == person for p in meeting.participants()) or any(
+                a.responsible == person and a.student_id == student_id
+                for a in meeting.open_actions()
             ):
                 return Relation.NAMED
         return Relation.NONE
@@ -1795,16 +1799,27 @@ class Miljo:
         """Every recorded event about a student (including vedtak, team and meeting events
         about them), in store order, optionally only what was recorded by ``as_of``.
         The read is logged."""
+        return self._history(actor, student_id, as_of, reason, "history", "history")
+
+    def _history(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        as_of: datetime | None,
+        reason: str | None,
+        method: str,
+        what: str,
+    ) -> list[HistoryEntry]:
         student = self._student(student_id)
         until = None if as_of is None else _utc_iso(as_of)
         decision = self._authorize(
             actor,
-            "history",
+            method,
             student_id=student_id,
             reason=reason,
             restricted=self._restricted(student, "vedtak", "aktivitetsplan", "case"),
         )
-        self._log_read(actor, student_id, "history", reason, decision)
+        self._log_read(actor, student_id, what, reason, decision)
         self.views.catch_up()
         return [
             HistoryEntry.from_row(row)
@@ -1847,8 +1862,7 @@ class Miljo:
     ) -> list[dict[str, object]]:
         """The student's history as JSON-ready records, one per event, with full payloads
         (see docs/history-export.md). The read is logged."""
-        self._authorize(actor, "export_history", student_id=student_id, reason=reason)
-        entries = self.history(actor, student_id, reason=reason or "export")
+        entries = self._history(actor, student_id, None, reason, "export_history", "export")
         records: list[dict[str, object]] = []
         for entry in entries:
             stream = entry.stream_id

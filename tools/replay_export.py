@@ -12,8 +12,9 @@ Usage::
 Reads one JSON object per line (``-`` reads standard input), replays the events in position
 order and writes the student's state as JSON to standard output: placement, departure,
 current observations (corrections applied), concerns, consents (with withdrawals), referrals
-and their statuses, aktivitetsplaner, vedtak (status, granted and delivered minutes) and the
-team assignments for the student.
+and their statuses, aktivitetsplaner, vedtak (status, granted and delivered minutes), the
+team assignments for the student, the restrictions in force and the erasures. Fields erased
+before the export (docs/history-export.md, *Erased fields*) replay as the text ``[erased]``.
 
 Exit status: 0 on success, 1 if the export cannot be read or replayed, 2 on a usage error.
 """
@@ -146,6 +147,8 @@ def new_state(student_id: str) -> State:
         "vedtak": [],
         "assignments": [],
         "linked": {},
+        "restrictions": [],
+        "erasures": [],
         "events": 0,
         "last_position": None,
     }
@@ -205,6 +208,17 @@ class Replay:
             "departed_on": p["departed_on"],
             "to_school": p["to_school"],
         }
+
+    def restricted(self, record: Record, p: Payload) -> None:
+        if p["scope"] not in self.state["restrictions"]:
+            self.state["restrictions"].append(p["scope"])
+
+    def restriction_lifted(self, record: Record, p: Payload) -> None:
+        if p["scope"] in self.state["restrictions"]:
+            self.state["restrictions"].remove(p["scope"])
+
+    def erased(self, record: Record, p: Payload) -> None:
+        self.state["erasures"].append({"basis": p["basis"], "erased_on": p["erased_on"]})
 
     def observation(self, record: Record, p: Payload) -> None:
         self._entry(record, p, entry_id=p["observation_id"], corrects=None, reason=None)
@@ -472,6 +486,9 @@ HANDLERS: Final[dict[str, Callable[[Replay, Record, Payload], None]]] = {
     "Student.AktivitetsplanCreated": Replay.plan_created,
     "Student.AktivitetsplanEvaluated": Replay.plan_evaluated,
     "Student.AktivitetsplanClosed": Replay.plan_closed,
+    "Student.RecordsRestricted": Replay.restricted,
+    "Student.RestrictionLifted": Replay.restriction_lifted,
+    "Student.PersonalDataErased": Replay.erased,
     "Vedtak.Opened": Replay.vedtak_opened,
     "Vedtak.RecommendationReceived": Replay.recommendation,
     "Vedtak.Decided": Replay.decided,

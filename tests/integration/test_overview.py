@@ -191,11 +191,11 @@ def build(miljo: Miljo, clock: FakeClock) -> Gjesdal:
         ("V3", "S3", ITO, v3),
         ("V4", "S4", ITO, v4),
     ):
-        vedtak = m.open_vedtak(COORDINATOR, g.s[student], kind=kind)
+        vedtak = m.open_vedtak(SPED_LEAD, g.s[student], kind=kind)
         g.v[key] = vedtak
         if kind == ITO:
             m.record_recommendation(
-                COORDINATOR, vedtak, recommended_on=VALID_FROM, hours=hours, summary="Tilråding"
+                SPED_LEAD, vedtak, recommended_on=VALID_FROM, hours=hours, summary="Tilråding"
             )
         m.decide_vedtak(
             REKTOR,

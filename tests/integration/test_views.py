@@ -38,6 +38,7 @@ from domain.vedtak import Vedtak
 from tests.support import (
     ADMIN,
     COORDINATOR,
+    INSPEKTOR,
     REKTOR,
     SPED_LEAD,
     TEACHER,
@@ -295,12 +296,12 @@ class World:
         student = pick(self.students, k)
         ito = k % 2 == 0
         kind = "individually_adapted_education" if ito else "personal_assistance"
-        vedtak = self.miljo.open_vedtak(COORDINATOR, student, kind=kind)
+        vedtak = self.miljo.open_vedtak(SPED_LEAD, student, kind=kind)
         self.vedtak.append(vedtak)
         hours = HoursByCompetence(miljoterapeut=1900 * (1 + k % 10), assistant=1900 * (k % 3))
         if ito:
             self.miljo.record_recommendation(
-                COORDINATOR, vedtak, recommended_on=self.today, hours=hours, summary="Tilråding"
+                SPED_LEAD, vedtak, recommended_on=self.today, hours=hours, summary="Tilråding"
             )
         self.miljo.decide_vedtak(
             REKTOR,
@@ -317,11 +318,11 @@ class World:
         vedtak = pick(self.vedtak, k)
         step = k % 3
         if step == 0:
-            self.miljo.send_vedtak_notice(ADMIN, vedtak)
+            self.miljo.send_vedtak_notice(INSPEKTOR, vedtak)
         elif step == 1:
-            self.miljo.lodge_appeal(ADMIN, vedtak, grounds="For lite tid")
+            self.miljo.lodge_appeal(INSPEKTOR, vedtak, grounds="For lite tid")
         else:
-            self.miljo.resolve_appeal(ADMIN, vedtak, outcome="upheld", note="Opprettholdt")
+            self.miljo.resolve_appeal(INSPEKTOR, vedtak, outcome="upheld", note="Opprettholdt")
 
     def op_amend(self, k: int) -> None:
         vedtak = pick(self.vedtak, k)
@@ -346,7 +347,7 @@ class World:
     def op_delivery(self, k: int) -> None:
         monday = self.today - timedelta(days=self.today.weekday())
         self.miljo.record_delivery(
-            ADMIN,
+            COORDINATOR,
             pick(self.vedtak, k),
             week_of=monday,
             minutes=HoursByCompetence(miljoterapeut=30 + k % 300),
@@ -1209,10 +1210,10 @@ def test_view_tables_and_history_summaries_hold_no_personal_data(tmp_path: Path)
         miljo.evaluate_aktivitetsplan(
             COORDINATOR, student, plan_id=plan, assessment=p["assessment"]
         )
-        vedtak = miljo.open_vedtak(COORDINATOR, student, kind="individually_adapted_education")
+        vedtak = miljo.open_vedtak(SPED_LEAD, student, kind="individually_adapted_education")
         hours = HoursByCompetence.from_hours(miljoterapeut=380)
         miljo.record_recommendation(
-            COORDINATOR,
+            SPED_LEAD,
             vedtak,
             recommended_on=date(2024, 8, 19),
             hours=hours,
@@ -1228,8 +1229,8 @@ def test_view_tables_and_history_summaries_hold_no_personal_data(tmp_path: Path)
             valid_from=date(2024, 8, 19),
             valid_to=date(2025, 6, 20),
         )
-        miljo.send_vedtak_notice(ADMIN, vedtak)
-        miljo.lodge_appeal(ADMIN, vedtak, grounds=p["appeal grounds"])
+        miljo.send_vedtak_notice(INSPEKTOR, vedtak)
+        miljo.lodge_appeal(INSPEKTOR, vedtak, grounds=p["appeal grounds"])
         miljo.assign(
             COORDINATOR,
             school=SCHOOL,
