@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export MILJO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: setup demo test lint typecheck unit bench bench-quick clean docs
+.PHONY: setup demo test test-pg lint typecheck unit bench bench-quick clean docs
 
 setup: $(STAMP)
 
@@ -32,6 +32,13 @@ unit: setup
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+# Only the PostgreSQL tests, against a private throw-away cluster (scripts/pg-cluster; needs
+# the PostgreSQL server package). `make test` runs them too when MILJO_TEST_POSTGRES_URL is set.
+test-pg: setup
+	@cluster_env=$$(scripts/pg-cluster start) && eval "$$cluster_env" && \
+	trap 'scripts/pg-cluster stop "$$MILJO_PG_CLUSTER"' EXIT && \
+	MILJO_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -m postgres
 
 docs: setup
 	$(BIN)/python -m cli.docgen > docs/cli.md

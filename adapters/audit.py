@@ -2,6 +2,8 @@
 
 Both work with the sealing key alone: payloads stay encrypted. The export format is
 documented in docs/audit-export.md and verified independently by tools/verify_export.py.
+They work on SQLite and PostgreSQL stores alike (the PostgreSQL reads run in one read-only,
+repeatable-read transaction, so a store in use is audited as of one instant).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 import attrs
 import orjson
@@ -40,16 +42,66 @@ class ExportSummary:
     head_link: str
 
 
+class ChainSource(Protocol):
+    """A store's stored events with their chain links (SQLite or PostgreSQL)."""
+
+    def count(self) -> int: ...
+
+    def rows(self) -> Iterator[ChainRow]: ...
+
+    def orphans(self) -> list[int]: ...
+
+
+class _SQLiteChain:
+    def __init__(self, db: sqlite3.Connection, location: StoreLocation) -> None:
+        self.db = db
+        self.location = location
+
+    def _failed(self, error: sqlite3.DatabaseError) -> StoreError:
+        return StoreError(f"store {self.location.describe()} cannot be read: {error}")
+
+    def count(self) -> int:
+        try:
+            return int(self.db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+        except sqlite3.DatabaseError as error:
+            raise self._failed(error) from None
+
+    def rows(self) -> Iterator[ChainRow]:
+        try:
+            yield from sqlite_chain_rows(self.db)
+        except sqlite3.DatabaseError as error:
+            raise self._failed(error) from None
+
+    def orphans(self) -> list[int]:
+        try:
+            return sqlite_orphan_links(self.db)
+        except sqlite3.DatabaseError as error:
+            raise self._failed(error) from None
+
+
+def _sealing_key(location: StoreLocation) -> bytes:
+    if location.keys_dir is None:
+        raise StoreError(f"store {location.describe()} has no key folder")
+    try:
+        return read_key(location.keys_dir, SEALING_KEY)
+    except KeyFileError as error:
+        raise StoreError(str(error)) from None
+
+
 @contextlib.contextmanager
-def _open(location: StoreLocation) -> Iterator[tuple[sqlite3.Connection, bytes]]:
+def _open(location: StoreLocation) -> Iterator[tuple[ChainSource, bytes]]:
+    if location.postgres is not None:
+        from adapters.postgres import open_chain
+
+        key = _sealing_key(location)
+        with open_chain(location.postgres) as chain:
+            yield chain, key
+        return
     if location.db_path is None or location.keys_dir is None:
         raise StoreError("an in-memory store has no hash chain to verify or export")
     if not location.db_path.exists():
         raise StoreError(f"store {location.db_path} does not exist")
-    try:
-        key = read_key(location.keys_dir, SEALING_KEY)
-    except KeyFileError as error:
-        raise StoreError(str(error)) from None
+    key = _sealing_key(location)
     try:
         db = sqlite3.connect(f"file:{location.db_path}?mode=ro", uri=True)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -59,28 +111,21 @@ def _open(location: StoreLocation) -> Iterator[tuple[sqlite3.Connection, bytes]]
         db.close()
         raise StoreError(f"store {location.db_path} has no hash chain (not a miljo store)")
     try:
-        yield db, key
+        yield _SQLiteChain(db, location), key
     finally:
         db.close()
 
 
-def _count(db: sqlite3.Connection) -> int:
-    return int(db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
-
-
 def verify_store(location: StoreLocation, progress: Progress | None = None) -> VerifyResult:
     """Recompute the chain over every stored event; report the first position that fails."""
-    with _open(location) as (db, key):
-        total = _count(db)
-        try:
-            return verify_rows(
-                key,
-                sqlite_chain_rows(db),
-                sqlite_orphan_links(db),
-                progress=None if progress is None else (lambda done: progress(done, total)),
-            )
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"store {location.db_path} cannot be read: {error}") from None
+    with _open(location) as (chain, key):
+        total = chain.count()
+        return verify_rows(
+            key,
+            chain.rows(),
+            chain.orphans(),
+            progress=None if progress is None else (lambda done: progress(done, total)),
+        )
 
 
 def _line(record: dict[str, object]) -> bytes:
@@ -92,8 +137,8 @@ def write_export(
 ) -> ExportSummary:
     """Write the documented JSON Lines export: a header, one line per stored event (its
     encrypted payload and its chain link), and the chain head."""
-    with _open(location) as (db, _key):
-        total = _count(db)
+    with _open(location) as (chain, _key):
+        total = chain.count()
         out.write(
             _line(
                 {
@@ -106,7 +151,7 @@ def write_export(
         )
         head_position, head_link, written = 0, GENESIS, 0
         row: ChainRow
-        for row in sqlite_chain_rows(db):
+        for row in chain.rows():
             out.write(
                 _line(
                     {

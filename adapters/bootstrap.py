@@ -4,18 +4,22 @@ Both the CLI and embedding programs call :func:`open_store`::
 
     from adapters.bootstrap import open_store
     miljo = open_store("/var/lib/miljo/gjesdal.sqlite")
+    miljo = open_store("postgresql://miljo@db.kommune.no/miljo?schema=gjesdal")
 
 It resolves where the store and its keys live, chooses the persistence module and transcoder,
-and hands the domain its clock, id factory and keyed hasher.
+and hands the domain its clock, id factory and keyed hasher. A ``postgresql://`` store is
+handled by ``adapters.postgres``, imported only when such a store is used (docs/postgres.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 
@@ -26,6 +30,7 @@ from adapters.protection import (
     KEYRING_FILE,
     Keyring,
     ProtectionError,
+    SnapshotPruner,
     StoreProtection,
 )
 from adapters.system import RandomIds, SystemClock
@@ -33,13 +38,23 @@ from adapters.views import SQLiteViewStore, ViewError
 from domain.application import MiljoApplication
 from domain.facade import Miljo
 from domain.legal import LegalReferences
-from domain.ports import Clock, IdFactory, KeyedHasher
+from domain.ports import Clock, IdFactory, KeyedHasher, Protection, ViewStore
+
+if TYPE_CHECKING:
+    from adapters.postgres import PostgresViewStore
 
 MEMORY: Final = ":memory:"
 STORE_FILE: Final = "miljo.sqlite"
 TRANSCODER_TOPIC: Final = "adapters.transcoder:OrjsonTranscoder"
 #: Tables every initialised store has (the library's events and miljo's view tracking).
 MILJO_TABLES: Final = frozenset({"stored_events", "view_meta"})
+POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
+DEFAULT_SCHEMA: Final = "miljo"
+DEFAULT_PORT: Final = 5432
+#: A PostgreSQL store's key folder, when not under MILJO_HOME (SQLite stores ignore it).
+ENV_PG_KEYS_DIR: Final = "MILJO_KEYS_DIR"
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+_SAFE_PART: Final = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class StoreError(Exception):
@@ -56,17 +71,119 @@ def default_home() -> Path:
 
 
 @attrs.frozen
+class PostgresTarget:
+    """A PostgreSQL store: a schema in a database. The password never appears in ``url()``
+    or ``repr``; None lets libpq find it (``PGPASSWORD``, ``~/.pgpass``)."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str | None = attrs.field(default=None, repr=False)
+    schema: str = DEFAULT_SCHEMA
+
+    def url(self) -> str:
+        """The store's URL without its password (for messages and ``store info``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (
+            f"postgresql://{quote(self.user, safe='')}@{host}:{self.port}/"
+            f"{quote(self.dbname, safe='')}?schema={self.schema}"
+        )
+
+    def connect_kwargs(self) -> dict[str, str | int]:
+        """Keyword arguments for ``psycopg.connect`` (password only if known)."""
+        kwargs: dict[str, str | int] = {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+        }
+        if self.password is not None:
+            kwargs["password"] = self.password
+        return kwargs
+
+
+def is_postgres_url(text: str) -> bool:
+    return text.partition("://")[0].lower() in POSTGRES_SCHEMES and "://" in text
+
+
+def parse_postgres_url(text: str) -> PostgresTarget:
+    """``postgresql://user[:password]@host[:port]/db[?schema=NAME]`` (schema default ``miljo``).
+
+    User, password and database may be percent-encoded. Errors never repeat the password.
+    """
+    try:
+        parts = urlsplit(text)
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise StoreError("PostgreSQL store URL is malformed (bad port or host)") from None
+    if parts.scheme.lower() not in POSTGRES_SCHEMES:
+        raise StoreError("a PostgreSQL store URL starts with postgresql://")
+    if not parts.hostname:
+        raise StoreError("PostgreSQL store URL has no host (postgresql://user@host/db)")
+    if not parts.username:
+        raise StoreError("PostgreSQL store URL has no user (postgresql://user@host/db)")
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise StoreError("PostgreSQL store URL has no database name (postgresql://user@host/db)")
+    schema = DEFAULT_SCHEMA
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key != "schema":
+            raise StoreError(f"PostgreSQL store URL: unknown parameter {key!r} (only 'schema')")
+        schema = value
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(
+            f"PostgreSQL schema name {schema!r} must be lower-case letters, digits and "
+            "underscores (at most 48), not starting with a digit"
+        )
+    return PostgresTarget(
+        host=parts.hostname,
+        port=port,
+        dbname=dbname,
+        user=unquote(parts.username),
+        password=unquote(parts.password) if parts.password is not None else None,
+        schema=schema,
+    )
+
+
+def postgres_keys_dir(target: PostgresTarget) -> Path:
+    """``$MILJO_KEYS_DIR``, else ``<MILJO_HOME>/postgres/<host>_<port>/<db>/<schema>.keys``."""
+    explicit = os.environ.get(ENV_PG_KEYS_DIR)
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+
+    def part(value: str) -> str:
+        return _SAFE_PART.sub("_", value)
+
+    return (
+        default_home().absolute()
+        / "postgres"
+        / f"{part(target.host)}_{target.port}"
+        / part(target.dbname)
+        / f"{target.schema}.keys"
+    )
+
+
+@attrs.frozen
 class StoreLocation:
-    """Where a store's events and keys live. ``db_path`` is None for an in-memory store."""
+    """Where a store's events and keys live. ``db_path`` is None for an in-memory store and
+    for a PostgreSQL store (``postgres`` says where that one is)."""
 
     db_path: Path | None
     keys_dir: Path | None
+    postgres: PostgresTarget | None = None
 
     @property
     def is_memory(self) -> bool:
-        return self.db_path is None
+        return self.db_path is None and self.postgres is None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.postgres is not None
 
     def describe(self) -> str:
+        if self.postgres is not None:
+            return self.postgres.url()
         return MEMORY if self.db_path is None else str(self.db_path)
 
 
@@ -75,26 +192,52 @@ def resolve_store(store: str | os.PathLike[str] | None = None) -> StoreLocation:
     chosen = os.fspath(store) if store is not None else os.environ.get("MILJO_STORE") or None
     if chosen == MEMORY:
         return StoreLocation(db_path=None, keys_dir=None)
+    if chosen and is_postgres_url(chosen):
+        target = parse_postgres_url(chosen)
+        return StoreLocation(db_path=None, keys_dir=postgres_keys_dir(target), postgres=target)
     db_path = Path(chosen).expanduser() if chosen else default_home() / STORE_FILE
     db_path = db_path.absolute()
     return StoreLocation(db_path=db_path, keys_dir=db_path.with_suffix(".keys"))
 
 
+def _create_keys(keys_dir: Path) -> list[Path]:
+    try:
+        created = init_keys(keys_dir)
+        Keyring.create(keys_dir / KEYRING_FILE)
+    except KeyFileError as error:
+        raise StoreError(str(error)) from None
+    except FileExistsError:
+        raise StoreError(f"keyring in {keys_dir} already exists") from None
+    created.append(keys_dir / KEYRING_FILE)
+    return created
+
+
+def _init_postgres(location: StoreLocation, target: PostgresTarget) -> list[Path]:
+    from adapters import postgres
+
+    if location.keys_dir is None:
+        raise StoreError(f"store {location.describe()} has no key folder")
+    resolved = postgres.prepare_schema(target)  # refuses a schema with miljo tables
+    created = _create_keys(location.keys_dir)
+    app = _application(location, resolved, create_tables=True)
+    try:
+        _postgres_views(app, location, resolved).close()
+    finally:
+        app.close()
+    return created
+
+
 def init_store(location: StoreLocation) -> list[Path]:
-    """Create the store's folder, key files and empty tables. Refuses to overwrite."""
+    """Create the store's folder (or PostgreSQL schema), key files and empty tables.
+    Refuses to overwrite."""
+    if location.postgres is not None and location.keys_dir is not None:
+        return _init_postgres(location, location.postgres)
     if location.db_path is None or location.keys_dir is None:
         raise StoreError("an in-memory store needs no initialisation")
     if location.db_path.exists():
         raise StoreError(f"store {location.db_path} already exists; refusing to overwrite")
     location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        created = init_keys(location.keys_dir)
-        Keyring.create(location.keys_dir / KEYRING_FILE)
-    except KeyFileError as error:
-        raise StoreError(str(error)) from None
-    except FileExistsError:
-        raise StoreError(f"keyring in {location.keys_dir} already exists") from None
-    created.append(location.keys_dir / KEYRING_FILE)
+    created = _create_keys(location.keys_dir)
     app = _application(location)
     try:
         SQLiteViewStore(app, location.db_path).close()
@@ -110,6 +253,35 @@ PROTECTION: Final = {
 }
 
 
+#: Library settings for a PostgreSQL store (pool per process: 2 kept open, up to 10).
+POSTGRES_SETTINGS: Final = {
+    "PERSISTENCE_MODULE": "adapters.postgres:MiljoPostgresFactory",
+    "POSTGRES_POOL_SIZE": "2",
+    "POSTGRES_MAX_OVERFLOW": "8",
+    "POSTGRES_CONNECT_TIMEOUT": "30",
+    "POSTGRES_LOCK_TIMEOUT": "10",
+}
+
+
+def _postgres_env(
+    location: StoreLocation, target: PostgresTarget, *, create_tables: bool
+) -> dict[str, str]:
+    return {
+        **POSTGRES_SETTINGS,
+        "POSTGRES_HOST": target.host,
+        "POSTGRES_PORT": str(target.port),
+        "POSTGRES_DBNAME": target.dbname,
+        "POSTGRES_USER": target.user,
+        "POSTGRES_PASSWORD": target.password or "",
+        "POSTGRES_SCHEMA": target.schema,
+        # Opening never runs DDL (several processes may open at once; the runtime role
+        # needs no CREATE privilege); ``store init`` creates everything.
+        "CREATE_TABLE": "yes" if create_tables else "no",
+        ENV_KEYS_DIR: str(location.keys_dir or ""),
+        **PROTECTION,
+    }
+
+
 def _env(location: StoreLocation) -> dict[str, str]:
     if location.db_path is None or location.keys_dir is None:
         return {
@@ -121,23 +293,45 @@ def _env(location: StoreLocation) -> dict[str, str]:
         "PERSISTENCE_MODULE": "adapters.chain:MiljoSQLiteFactory",
         "SQLITE_DBNAME": str(location.db_path),
         "SQLITE_LOCK_TIMEOUT": "10",
+        "AGGREGATE_CACHE_MAXSIZE": "500",
         ENV_KEYS_DIR: str(location.keys_dir),
         **PROTECTION,
     }
 
 
-def _application(location: StoreLocation) -> MiljoApplication:
+def _application(
+    location: StoreLocation,
+    target: PostgresTarget | None = None,
+    *,
+    create_tables: bool = False,
+) -> MiljoApplication:
+    env = (
+        _env(location)
+        if target is None
+        else _postgres_env(location, target, create_tables=create_tables)
+    )
     try:
-        return MiljoApplication(env=_env(location))
+        return MiljoApplication(env=env)
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None
     except (ProtectionError, KeyFileError) as error:
         raise StoreError(f"store {location.describe()}: {error}") from None
     except Exception as error:
-        # The library wraps sqlite3 errors in its own PEP 249 hierarchy.
-        if type(error).__module__.startswith("eventsourcing"):
+        # The library wraps sqlite3 and psycopg errors in its own PEP 249 hierarchy.
+        if type(error).__module__.startswith(("eventsourcing", "psycopg")):
             raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None
         raise
+
+
+def _postgres_views(
+    app: MiljoApplication, location: StoreLocation, target: PostgresTarget
+) -> PostgresViewStore:
+    from adapters.postgres import PostgresViewStore
+
+    try:
+        return PostgresViewStore(app, target)
+    except ViewError as error:
+        raise StoreError(f"store {location.describe()}: {error}") from None
 
 
 def _check_sqlite_file(path: Path) -> None:
@@ -172,6 +366,10 @@ def open_store(
 ) -> Miljo:
     """Open an existing store (or a fresh in-memory one for ``":memory:"``)."""
     location = store if isinstance(store, StoreLocation) else resolve_store(store)
+    if location.postgres is not None:
+        return _open_postgres(
+            location, location.postgres, clock=clock, ids=ids, hasher=hasher, legal=legal
+        )
     if location.db_path is not None and location.keys_dir is not None:
         _check_sqlite_file(location.db_path)
         if hasher is None:
@@ -194,10 +392,55 @@ def open_store(
     except ViewError as error:
         app.close()
         raise StoreError(f"store {location.describe()}: {error}") from None
+    app.snapshot_pruner = SnapshotPruner(app)
     return Miljo(
         app,
         views=views,
         protection=StoreProtection(app),
+        clock=clock or SystemClock(),
+        ids=ids or RandomIds(),
+        hasher=hasher,
+        legal=legal or LegalReferences.default(),
+    )
+
+
+def _open_postgres(
+    location: StoreLocation,
+    target: PostgresTarget,
+    *,
+    clock: Clock | None,
+    ids: IdFactory | None,
+    hasher: KeyedHasher | None,
+    legal: LegalReferences | None,
+) -> Miljo:
+    from adapters import postgres
+
+    if location.keys_dir is None:
+        raise StoreError(f"store {location.describe()} has no key folder")
+    resolved = postgres.check_store(target)  # reachable, password right, miljo tables present
+    if hasher is None:
+        try:
+            hasher = HmacHasher(read_key(location.keys_dir, INDEX_KEY))
+        except KeyFileError as error:
+            raise StoreError(str(error)) from None
+    app = _application(location, resolved)
+    views: ViewStore
+    protection: Protection
+    try:
+        app.recorder.max_notification_id()
+        views = _postgres_views(app, location, resolved)
+        protection = postgres.PostgresStoreProtection(app)
+        app.snapshot_pruner = postgres.PostgresSnapshotPruner(app)
+    except StoreError:
+        app.close()
+        raise
+    except Exception as error:
+        app.close()
+        raise StoreError(f"store {location.describe()} cannot be read: {error}") from None
+    return Miljo(
+        app,
+        views=views,
+        protection=protection,
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
         hasher=hasher,

@@ -22,7 +22,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -415,9 +415,13 @@ class StoreProtection:
 
 
 def _purge_popo(recorder: POPOAggregateRecorder, ids: set[str]) -> int:
-    """The in-memory recorder keeps a list and an index; rebuild both without ``ids``."""
+    return _rewrite_popo(recorder, lambda e: str(e.originator_id) not in ids)
+
+
+def _rewrite_popo(recorder: POPOAggregateRecorder, keep: Callable[[StoredEvent], bool]) -> int:
+    """The in-memory recorder keeps a list and an index and has no delete: rebuild both."""
     with recorder._database_lock:
-        kept = [e for e in recorder._stored_events if str(e.originator_id) not in ids]
+        kept = [e for e in recorder._stored_events if keep(e)]
         deleted = len(recorder._stored_events) - len(kept)
         recorder._stored_events = kept
         recorder._stored_events_index.clear()
@@ -426,3 +430,43 @@ def _purge_popo(recorder: POPOAggregateRecorder, ids: set[str]) -> int:
                 position
             )
     return deleted
+
+
+class SnapshotPruner:
+    """Deletes a stream's older snapshots, keeping the newest and those at multiples of
+    ``step`` (set as ``MiljoApplication.snapshot_pruner`` by the composition root)."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+
+    def __call__(self, stream_id: UUID, newest: int, step: int) -> int:
+        store = self.app.snapshots
+        if store is None:
+            return 0
+        recorder = store.recorder
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            with recorder.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    f"DELETE FROM {recorder.events_table_name} WHERE originator_id = ? "  # noqa: S608 - library table name
+                    "AND originator_version < ? AND originator_version % ? != 0",
+                    (stream_id.hex, newest, step),
+                )
+                return max(cursor.sqlite_cursor.rowcount, 0)
+        if isinstance(recorder, POPOAggregateRecorder):
+            return _prune_popo(recorder, str(stream_id), newest, step)
+        delete = getattr(recorder, "delete_old_snapshots", None)
+        if callable(delete):  # another backend that knows how (e.g. PostgreSQL)
+            deleted: int = delete(stream_id, newest, step)
+            return deleted
+        return 0
+
+
+def _prune_popo(recorder: POPOAggregateRecorder, stream: str, newest: int, step: int) -> int:
+    return _rewrite_popo(
+        recorder,
+        lambda e: (
+            str(e.originator_id) != stream
+            or e.originator_version >= newest
+            or e.originator_version % step == 0
+        ),
+    )

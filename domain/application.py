@@ -6,7 +6,7 @@ process environment), so an embedding program cannot be reconfigured by a stray 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -78,8 +78,17 @@ class MiljoRepository(Repository[UUID]):
         )
 
 
+#: Older snapshots are kept only at multiples of this many intervals (a ladder for as-of
+#: reads); every other older snapshot is deleted once a newer one exists. Each snapshot holds
+#: the whole state, so keeping all of them grows with the square of a stream's length.
+SNAPSHOT_LADDER = 10
+
+
 class MiljoApplication(Application[UUID]):
     name = "miljo"
+    #: Set by the composition root: deletes a stream's snapshots below a version, except at
+    #: multiples of a step (storage-specific, so it lives in adapters/).
+    snapshot_pruner: Callable[[UUID, int, int], int] | None = None
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = SNAPSHOT_INTERVALS
     snapshotting_projectors: ClassVar[dict[type[Any], Any]] = dict.fromkeys(
         SNAPSHOT_INTERVALS, project_events
@@ -103,6 +112,24 @@ class MiljoApplication(Application[UUID]):
         if env is not None:
             settings.update(env)
         return Environment(name, settings)
+
+    def take_snapshot(
+        self,
+        aggregate_id: UUID,
+        version: int | None = None,
+        projector_func: Any = project_events,
+    ) -> None:
+        """The library's snapshot, then pruning of this stream's older snapshots."""
+        if self.snapshots is None:
+            raise RuntimeError("snapshots are not enabled for this store")
+        aggregate = self.repository.get(
+            aggregate_id, version=version, projector_func=projector_func
+        )
+        snapshot = type(aggregate).Snapshot.take(aggregate)
+        self.snapshots.put([snapshot])
+        interval = self.snapshotting_intervals.get(type(aggregate))
+        if self.snapshot_pruner is not None and interval:
+            self.snapshot_pruner(aggregate_id, aggregate.version, interval * SNAPSHOT_LADDER)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -1,0 +1,932 @@
+"""PostgreSQL for municipalities: the chained recorder, the view store, audit reads.
+
+A PostgreSQL store is one *schema* in a database (``postgresql://user@host/db?schema=gjesdal``,
+see docs/postgres.md). It holds the library's tables (``miljo_events``, ``miljo_snapshots``),
+the tamper-evident chain (``miljo_chain``) and the read models (``view_*``), each in the same
+layout and with the same semantics as the SQLite store:
+
+* :class:`ChainedPostgresApplicationRecorder` writes one HMAC link per stored event
+  (``adapters.chain.compute_link``) **in the insert transaction**. The library takes an
+  EXCLUSIVE lock on the events table before inserting, so inserts are serialised and the
+  previous link read inside the transaction is the chain's head.
+* :class:`PostgresViewStore` applies ``domain.projection`` to the ``view_*`` tables and
+  advances the tracked position in the same transaction, after checking it under
+  ``SELECT ... FOR UPDATE`` (concurrent catch-ups in several processes serialise on that row).
+  :meth:`PostgresViewStore.follow` keeps the views live (LISTEN/NOTIFY, with polling as a
+  fallback).
+
+The dialect-neutral part of the view store is :class:`SqlViewStore`; it holds everything
+except connections, DDL types and upserts, so ``adapters.views.SQLiteViewStore`` can later be
+rebased on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Final
+from uuid import UUID
+
+import attrs
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import retry
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from adapters.bootstrap import PostgresTarget, StoreError
+from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
+from adapters.keys import SEALING_KEY, KeyFileError, read_key
+from adapters.protection import SnapshotPruner, StoreProtection
+from adapters.views import DEFAULT_PAGE, PREFIX, AlreadyTracked, Progress, ViewError
+from domain.base import MiljoAggregate
+from domain.projection import (
+    SCHEMA_VERSION,
+    TABLES,
+    TABLES_BY_NAME,
+    Delete,
+    Op,
+    Patch,
+    Put,
+    Table,
+    project,
+)
+
+#: The application's name ("miljo") prefixes the library's tables.
+EVENTS_TABLE: Final = "miljo_events"
+SNAPSHOTS_TABLE: Final = "miljo_snapshots"
+CHAIN_TABLE: Final = "miljo_chain"
+META_TABLE: Final = f"{PREFIX}meta"
+#: Tables every initialised PostgreSQL store has.
+MILJO_TABLES: Final = frozenset({EVENTS_TABLE, CHAIN_TABLE, META_TABLE})
+CONNECT_TIMEOUT: Final = 10
+
+#: View columns holding integers (counts, minutes, trinn, 0/1 flags, positions); every other
+#: column is text. SQLite needs no declared types; PostgreSQL does, and must hand back the
+#: same Python types (checked on every write: a mismatch is a ViewError, not a silent cast).
+INTEGER_COLUMNS: Final = frozenset(
+    {
+        "active",
+        "anonymous",
+        "appeal_open",
+        "assistant",
+        "cancelled",
+        "closed",
+        "coordinator",
+        "discussed",
+        "first_trinn",
+        "last_trinn",
+        "miljoterapeut",
+        "minutes",
+        "pending",
+        "position",
+        "special_ed_teacher",
+        "teacher",
+        "trinn",
+        "version",
+    }
+)
+
+Row = dict[str, Any]
+#: Runs one statement inside a transaction; returns its rows (empty for DML).
+Run = Callable[[str, Sequence[object]], list[Row]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Connecting
+# ---------------------------------------------------------------------------------------------
+
+
+def describe_error(error: BaseException, target: PostgresTarget) -> str:
+    """One line saying why the server cannot be used, never containing the password."""
+    text = str(error).strip()
+    # libpq: 'connection failed: connection to server at "h", port p failed: FATAL:  why'
+    if "FATAL:" in text:
+        text = text.split("FATAL:", 1)[1]
+    elif "failed:" in text:
+        text = text.rsplit("failed:", 1)[1]
+    line = " ".join(text.split()) or type(error).__name__
+    if target.password:
+        line = line.replace(target.password, "***")
+    return f"PostgreSQL store {target.url()}: {line}"
+
+
+def connect(target: PostgresTarget, *, autocommit: bool = True) -> psycopg.Connection[Row]:
+    """A connection to the store's database, or a :class:`StoreError` with a one-line reason."""
+    try:
+        return psycopg.connect(
+            make_conninfo("", **target.connect_kwargs(), connect_timeout=CONNECT_TIMEOUT),
+            autocommit=autocommit,
+            row_factory=dict_row,
+        )
+    except psycopg.Error as error:
+        raise StoreError(describe_error(error, target)) from None
+
+
+def schema_tables(conn: psycopg.Connection[Row], schema: str) -> set[str]:
+    """Names of the tables in ``schema`` (empty if the schema does not exist)."""
+    rows = conn.execute(
+        "SELECT c.relname AS name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+        (schema,),
+    ).fetchall()
+    return {str(row["name"]) for row in rows}
+
+
+def _tables_or_store_error(conn: psycopg.Connection[Row], target: PostgresTarget) -> set[str]:
+    try:
+        return schema_tables(conn, target.schema)
+    except psycopg.Error as error:
+        raise StoreError(describe_error(error, target)) from None
+
+
+def is_miljo_table(name: str) -> bool:
+    return name.startswith(("miljo_", PREFIX))
+
+
+def check_store(target: PostgresTarget) -> PostgresTarget:
+    """Refuse a schema without miljo's tables; returns the target with its password resolved."""
+    with connect(target) as conn:
+        resolved = attrs.evolve(target, password=conn.info.password or "")
+        tables = _tables_or_store_error(conn, target)
+    if not tables >= MILJO_TABLES:
+        raise StoreError(
+            f"store {target.url()} is not a miljo store (schema {target.schema} has no miljo "
+            "tables); create it with 'miljo store init'"
+        )
+    return resolved
+
+
+def prepare_schema(target: PostgresTarget) -> PostgresTarget:
+    """Create the store's schema (if missing); refuse one that already has miljo tables."""
+    with connect(target) as conn:
+        resolved = attrs.evolve(target, password=conn.info.password or "")
+        tables = _tables_or_store_error(conn, target)
+        existing = sorted(t for t in tables if is_miljo_table(t))
+        if existing:
+            raise StoreError(
+                f"store {target.url()} already exists (schema {target.schema} has table "
+                f"{existing[0]}); refusing to overwrite"
+            )
+        try:
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema))
+            )
+        except psycopg.Error as error:
+            raise StoreError(describe_error(error, target)) from None
+    return resolved
+
+
+# ---------------------------------------------------------------------------------------------
+# The chained recorder and the factory
+# ---------------------------------------------------------------------------------------------
+
+
+def chain_table_for(events_table_name: str) -> str:
+    """``miljo_events`` -> ``miljo_chain`` (one chain per events table)."""
+    return f"{events_table_name.removesuffix('_events')}_chain"
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """Appends a chain link per event inside the insert transaction.
+
+    The library pipelines its insert and would commit a transaction in which a later
+    statement failed on the Python side; this recorder runs the same statements (lock
+    table, notify, insert, links) in its own transaction, so events and links commit
+    together or not at all.
+    """
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        sealing_key: bytes,
+        events_table_name: str = "stored_events",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name, **kwargs)
+        self.sealing_key = sealing_key
+        self.chain_table_name = chain_table_for(events_table_name)
+        self.check_identifier_length(self.chain_table_name)
+        schema, chain = sql.Identifier(datastore.schema), sql.Identifier(self.chain_table_name)
+        self.sql_create_statements.append(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.{} "
+                "(position bigint PRIMARY KEY, link bytea NOT NULL)"
+            ).format(schema, chain)
+        )
+        self.select_previous_link_statement = sql.SQL(
+            "SELECT link FROM {}.{} WHERE position < %s ORDER BY position DESC LIMIT 1"
+        ).format(schema, chain)
+        self.insert_links_statement = sql.SQL(
+            "INSERT INTO {}.{} (position, link) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+        ).format(schema, chain)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_events(curs, stored_events, **kwargs)  # e.g. a process's tracking row
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
+            positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            if positions:
+                self._append_links(curs, positions, stored_events)
+            return positions
+
+    def _append_links(
+        self, curs: psycopg.Cursor[Row], positions: Sequence[int], events: Sequence[StoredEvent]
+    ) -> None:
+        curs.execute(self.select_previous_link_statement, (positions[0],))
+        row = curs.fetchone()
+        previous = bytes(row["link"]) if row else GENESIS
+        links: list[bytes] = []
+        for position, stored in zip(positions, events, strict=True):
+            previous = compute_link(
+                self.sealing_key,
+                previous,
+                position,
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                stored.state,
+            )
+            links.append(previous)
+        curs.execute(self.insert_links_statement, (list(positions), links))
+
+
+class ChainedPostgresProcessRecorder(ChainedPostgresApplicationRecorder, PostgresProcessRecorder):
+    """The process recorder (events plus a tracking row, atomically) with the chain."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        sealing_key: bytes,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ) -> None:
+        super().__init__(
+            datastore,
+            sealing_key=sealing_key,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
+
+
+class MiljoPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with chained application and process recorders."""
+
+    def _sealing_key(self) -> bytes:
+        keys_dir = self.env.get(ENV_SEALING_KEYS_DIR)
+        if not keys_dir:
+            raise KeyFileError(f"{ENV_SEALING_KEYS_DIR} is not set; the chain needs a sealing key")
+        return read_key(Path(keys_dir), SEALING_KEY)
+
+    def _prefix(self) -> str:
+        return self.env.name.lower() or "stored"
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = ChainedPostgresApplicationRecorder(
+            self.datastore,
+            sealing_key=self._sealing_key(),
+            events_table_name=f"{self._prefix()}_events",
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        tracking_prefix = self.env.name.lower() or "notification"
+        recorder = ChainedPostgresProcessRecorder(
+            self.datastore,
+            sealing_key=self._sealing_key(),
+            events_table_name=f"{self._prefix()}_events",
+            tracking_table_name=f"{tracking_prefix}_tracking",
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+class PostgresStoreProtection(StoreProtection):
+    """StoreProtection that can also purge snapshots kept in PostgreSQL."""
+
+    def purge_snapshots(self, stream_ids: Sequence[UUID]) -> int:
+        store = self.app.snapshots
+        recorder: AggregateRecorder | None = None if store is None else store.recorder
+        if not isinstance(recorder, PostgresAggregateRecorder):
+            return super().purge_snapshots(stream_ids)
+        statement = sql.SQL("DELETE FROM {}.{} WHERE originator_id = ANY(%s)").format(
+            sql.Identifier(recorder.datastore.schema),
+            sql.Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (list(stream_ids),))
+            return max(curs.rowcount, 0)
+
+
+class PostgresSnapshotPruner(SnapshotPruner):
+    """SnapshotPruner that can also prune snapshots kept in PostgreSQL."""
+
+    def __call__(self, stream_id: UUID, newest: int, step: int) -> int:
+        store = self.app.snapshots
+        recorder: AggregateRecorder | None = None if store is None else store.recorder
+        if not isinstance(recorder, PostgresAggregateRecorder):
+            return super().__call__(stream_id, newest, step)
+        statement = sql.SQL(
+            "DELETE FROM {}.{} WHERE originator_id = %s AND originator_version < %s "
+            "AND originator_version %% %s != 0"
+        ).format(
+            sql.Identifier(recorder.datastore.schema),
+            sql.Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (stream_id, newest, step))
+            return max(curs.rowcount, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the chain (audit verify / export)
+# ---------------------------------------------------------------------------------------------
+
+
+class PostgresChain:
+    """Stored events and chain links of one store, read in one REPEATABLE READ snapshot."""
+
+    def __init__(self, conn: psycopg.Connection[Row], target: PostgresTarget) -> None:
+        self.conn = conn
+        self.target = target
+        schema = sql.Identifier(target.schema)
+        self.events = sql.SQL("{}.{}").format(schema, sql.Identifier(EVENTS_TABLE))
+        self.chain = sql.SQL("{}.{}").format(schema, sql.Identifier(CHAIN_TABLE))
+
+    def _fetch(self, statement: sql.Composed, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            return self.conn.execute(statement, params).fetchall()
+        except psycopg.Error as error:
+            raise StoreError(describe_error(error, self.target)) from None
+
+    def count(self) -> int:
+        rows = self._fetch(sql.SQL("SELECT COUNT(*) AS n FROM {}").format(self.events))
+        return int(rows[0]["n"])
+
+    def rows(self, page: int = 2000) -> Iterator[ChainRow]:
+        statement = sql.SQL(
+            "SELECT e.notification_id AS position, e.originator_id, e.originator_version, "
+            "e.topic, e.state, c.link FROM {} e LEFT JOIN {} c ON c.position = e.notification_id "
+            "WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s"
+        ).format(self.events, self.chain)
+        last = 0
+        while True:
+            rows = self._fetch(statement, (last, page))
+            if not rows:
+                return
+            for r in rows:
+                originator = r["originator_id"]
+                yield ChainRow(
+                    int(r["position"]),
+                    originator.hex if isinstance(originator, UUID) else str(originator),
+                    int(r["originator_version"]),
+                    str(r["topic"]),
+                    bytes(r["state"]),
+                    bytes(r["link"]) if r["link"] is not None else None,
+                )
+            last = int(rows[-1]["position"])
+
+    def orphans(self) -> list[int]:
+        statement = sql.SQL(
+            "SELECT c.position FROM {} c LEFT JOIN {} e ON e.notification_id = c.position "
+            "WHERE e.notification_id IS NULL ORDER BY c.position"
+        ).format(self.chain, self.events)
+        return [int(r["position"]) for r in self._fetch(statement)]
+
+
+@contextlib.contextmanager
+def open_chain(target: PostgresTarget) -> Iterator[PostgresChain]:
+    """A read-only, repeatable-read view of the store's events and chain."""
+    conn = connect(target, autocommit=False)
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        tables = schema_tables(conn, target.schema)
+        if not {EVENTS_TABLE, CHAIN_TABLE} <= tables:
+            raise StoreError(f"store {target.url()} has no hash chain (not a miljo store)")
+        yield PostgresChain(conn, target)
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The view store
+# ---------------------------------------------------------------------------------------------
+
+
+class SqlViewStore(ABC):
+    """View tables and their tracked position in one SQL database, dialect-neutral.
+
+    Subclasses supply connections and transactions (:meth:`_query`, :meth:`_write`),
+    the placeholder style, qualified table names, column types and upserts. The semantics
+    are those of ``adapters.views.SQLiteViewStore`` (ADR 0008): a page of notifications and
+    the new position commit together, after the position is checked under a lock.
+    """
+
+    #: The driver's parameter placeholder.
+    P: ClassVar[str] = "?"
+
+    def __init__(self, app: Application[Any], *, page_size: int = DEFAULT_PAGE) -> None:
+        self.app = app
+        self.page_size = page_size
+        self._school_cache: dict[str, str | None] = {}
+
+    # -- dialect ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _query(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run a read outside any explicit transaction."""
+
+    @abstractmethod
+    def _write(self) -> contextlib.AbstractContextManager[Run]:
+        """A write transaction (committed on normal exit, rolled back on an exception)."""
+
+    @abstractmethod
+    def _lock_schema(self, run: Run) -> None:
+        """Serialise schema checks/changes between processes (inside ``_write``)."""
+
+    @abstractmethod
+    def _locked_position(self, run: Run) -> int:
+        """The tracked position, locked until the transaction ends."""
+
+    @abstractmethod
+    def _column(self, table: Table, column: str) -> str:
+        """A column definition for CREATE TABLE."""
+
+    @abstractmethod
+    def _upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """INSERT of one row that replaces the row with the same key."""
+
+    @abstractmethod
+    def _ddl_needed(self, run: Run, version: int | None) -> bool:
+        """Whether tables or indexes must be (re)created."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def _t(self, name: str) -> str:
+        """The (qualified) name of view table ``name``."""
+        return f"{PREFIX}{name}"
+
+    def _marks(self, count: int) -> str:
+        return ", ".join(self.P for _ in range(count))
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def _ddl(self) -> list[str]:
+        statements = []
+        for table in TABLES:
+            cols = ", ".join(self._column(table, c) for c in table.columns)
+            key = ", ".join(table.key)
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {self._t(table.name)} ({cols}, PRIMARY KEY ({key}))"
+            )
+            for index in table.indexes:
+                name = f"{PREFIX}{table.name}_{'_'.join(index)}"
+                statements.append(
+                    f"CREATE INDEX IF NOT EXISTS {name} "
+                    f"ON {self._t(table.name)} ({', '.join(index)})"
+                )
+        return statements
+
+    def _meta_ddl(self) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self._t('meta')} "
+            f"(key TEXT PRIMARY KEY, value {self._integer()} NOT NULL)"
+        )
+
+    def _integer(self) -> str:
+        return "INTEGER"
+
+    def _ensure_schema(self) -> None:
+        with self._write() as run:
+            self._lock_schema(run)
+            run(self._meta_ddl(), ())
+            rows = run(
+                f"SELECT value FROM {self._t('meta')} WHERE key = {self.P}",  # noqa: S608
+                ["schema_version"],
+            )
+            version = int(rows[0]["value"]) if rows else None
+            if version != SCHEMA_VERSION:
+                # The layout may have changed: drop every view table and build it anew.
+                for table in TABLES:
+                    run(f"DROP TABLE IF EXISTS {self._t(table.name)}", ())
+            if self._ddl_needed(run, version):
+                for statement in self._ddl():
+                    run(statement, ())
+            if version != SCHEMA_VERSION:
+                self._reset_tables(run)
+
+    def _reset_tables(self, run: Run) -> None:
+        for table in TABLES:
+            run(f"DELETE FROM {self._t(table.name)}", ())  # noqa: S608
+        meta = self._t("meta")
+        run(f"DELETE FROM {meta} WHERE key NOT IN ('schema_version', 'position')", ())  # noqa: S608
+        upsert = self._upsert(meta, ("key", "value"), ("key",))
+        run(upsert, ["schema_version", SCHEMA_VERSION])
+        run(upsert, ["position", 0])
+        self._school_cache.clear()
+
+    def position(self) -> int:
+        rows = self._query(f"SELECT value FROM {self._t('meta')} WHERE key = 'position'")  # noqa: S608
+        return int(rows[0]["value"]) if rows else 0
+
+    # -- catching up ----------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """How many notifications are stored after the tracked position (at most)."""
+        newest = self.app.recorder.max_notification_id() or 0
+        return max(0, int(newest) - self.position())
+
+    def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
+        """Apply every notification after the tracked position; returns how many were applied."""
+        applied = 0
+        total = self.pending()
+        while limit is None or applied < limit:
+            start = self.position()
+            page = self.page_size if limit is None else min(self.page_size, limit - applied)
+            notifications = self.app.recorder.select_notifications(start=start + 1, limit=page)
+            if not notifications:
+                break
+            try:
+                self.apply(notifications, expected_position=start)
+            except AlreadyTracked:
+                continue  # another process applied this page first: read on from its position
+            applied += len(notifications)
+            if progress is not None:
+                progress(applied, max(total, applied))
+        return applied
+
+    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
+        """Project ``notifications`` and advance the position, atomically."""
+        try:
+            with self._write() as run:
+                position = self._locked_position(run)
+                if position != expected_position or notifications[0].id <= position:
+                    raise AlreadyTracked(
+                        f"view position is {position}; notification {notifications[0].id} refused"
+                    )
+                school_of = functools.partial(self._school_of, run)
+                last = position
+                for notification in notifications:
+                    if notification.id <= last:
+                        raise AlreadyTracked(f"notification {notification.id} is out of order")
+                    event = self.app.mapper.to_domain_event(notification)
+                    if isinstance(event, MiljoAggregate.Event):
+                        for op in project(event, notification.id, school_of):
+                            self._execute(run, op)
+                    last = notification.id
+                run(
+                    f"UPDATE {self._t('meta')} SET value = {self.P} WHERE key = 'position'",  # noqa: S608
+                    [last],
+                )
+        except BaseException:
+            self._school_cache.clear()
+            raise
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every view row and replay the whole store from the first event."""
+        try:
+            with self._write() as run:
+                self._locked_position(run)
+                self._reset_tables(run)
+        finally:
+            self._school_cache.clear()
+        return self.catch_up(progress)
+
+    def _school_of(self, run: Run, stream_id: str) -> str | None:
+        if stream_id in self._school_cache:
+            return self._school_cache[stream_id]
+        rows = run(
+            f"SELECT school FROM {self._t('streams')} WHERE stream_id = {self.P}",  # noqa: S608
+            [stream_id],
+        )
+        school = rows[0]["school"] if rows else None
+        if rows:
+            self._school_cache[stream_id] = school
+        return school
+
+    def _execute(self, run: Run, op: Op) -> None:
+        table = self._t(op.table)
+        if isinstance(op, Put):
+            spec = TABLES_BY_NAME[op.table]
+            run(
+                self._upsert(table, spec.columns, spec.key),
+                [op.row.get(c) for c in spec.columns],
+            )
+            if op.table == "streams":
+                self._school_cache[str(op.row["stream_id"])] = op.row["school"]
+        elif isinstance(op, Patch):
+            sets = ", ".join(f"{c} = {self.P}" for c in op.values)
+            where = " AND ".join(f"{c} = {self.P}" for c in op.key)
+            run(
+                f"UPDATE {table} SET {sets} WHERE {where}",  # noqa: S608
+                [*op.values.values(), *op.key.values()],
+            )
+        elif isinstance(op, Delete):
+            where = " AND ".join(f"{c} = {self.P}" for c in op.key)
+            run(f"DELETE FROM {table} WHERE {where}", list(op.key.values()))  # noqa: S608
+
+    # -- reading (domain.ports.ViewReader) -------------------------------------------------------
+
+    def select(self, table: str, where: Mapping[str, object]) -> list[Row]:
+        spec = TABLES_BY_NAME[table]
+        unknown = set(where) - set(spec.columns)
+        if unknown:
+            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
+        clause = " AND ".join(f"{c} = {self.P}" for c in where) or "1 = 1"
+        return self._query(
+            f"SELECT * FROM {self._t(table)} WHERE {clause}",  # noqa: S608
+            list(where.values()),
+        )
+
+    def observation_counts(
+        self, *, school: str, since: str | None, trinn: int | None
+    ) -> dict[str, int]:
+        statement = (
+            f"SELECT c.category AS k, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
+            f"JOIN {self._t('observation_categories')} c ON c.observation_id = o.observation_id "
+            f"JOIN {self._t('students')} s ON s.student_id = o.student_id "
+            f"WHERE s.school = {self.P} AND s.active = 1"
+        )
+        params: list[object] = [school]
+        if since is not None:
+            statement += f" AND o.recorded_at > {self.P}"
+            params.append(since)
+        if trinn is not None:
+            statement += f" AND s.trinn = {self.P}"
+            params.append(trinn)
+        statement += " GROUP BY c.category"
+        return {row["k"]: int(row["n"]) for row in self._query(statement, params)}
+
+    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+        statement = (
+            f"SELECT event_type AS k, COUNT(*) AS n FROM {self._t('events')} "  # noqa: S608
+            f"WHERE school = {self.P}"
+        )
+        params: list[object] = [school]
+        if since is not None:
+            statement += f" AND recorded_at > {self.P}"
+            params.append(since)
+        statement += f" AND event_type NOT LIKE {self.P} GROUP BY event_type"
+        params.append("AccessLog.%")
+        return {row["k"]: int(row["n"]) for row in self._query(statement, params)}
+
+    def history_rows(self, student_id: str, *, until: str | None = None) -> list[Row]:
+        """Every indexed event about a student, in store order (optionally up to an instant)."""
+        statement = f"SELECT * FROM {self._t('events')} WHERE student_id = {self.P}"  # noqa: S608
+        params: list[object] = [student_id]
+        if until is not None:
+            statement += f" AND recorded_at <= {self.P}"
+            params.append(until)
+        statement += " ORDER BY position"
+        return self._query(statement, params)
+
+    def version_at(self, stream_id: str, until: str) -> int | None:
+        """The stream's version as recorded at instant ``until`` (None if it did not exist)."""
+        rows = self._query(
+            f"SELECT MAX(version) AS v FROM {self._t('events')} "  # noqa: S608
+            f"WHERE stream_id = {self.P} AND recorded_at <= {self.P}",
+            [stream_id, until],
+        )
+        return None if not rows or rows[0]["v"] is None else int(rows[0]["v"])
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every view table (for ``store info``)."""
+        return {
+            t.name: int(self._query(f"SELECT COUNT(*) AS n FROM {self._t(t.name)}")[0]["n"])  # noqa: S608
+            for t in TABLES
+        }
+
+
+_IDENTIFIER: Final = re.compile(r"[a-z_][a-z0-9_]*")
+_BIGINT: Final = "bigint"
+_TEXT: Final = 'text COLLATE "C"'
+
+
+class PostgresViewStore(SqlViewStore):
+    """View tables and their tracked position in the store's PostgreSQL schema.
+
+    Text columns use the "C" collation, so ordering and comparison of ids and ISO instants
+    are bytewise, exactly as in SQLite. A small pool of its own (``pool_size`` connections)
+    serves catch-ups and reads.
+    """
+
+    P: ClassVar[str] = "%s"
+
+    def __init__(
+        self,
+        app: Application[Any],
+        target: PostgresTarget,
+        *,
+        page_size: int = DEFAULT_PAGE,
+        pool_size: int = 3,
+    ) -> None:
+        super().__init__(app, page_size=page_size)
+        if not _IDENTIFIER.fullmatch(target.schema):
+            raise ViewError(f"schema name {target.schema!r} is not a plain identifier")
+        self.target = target
+        self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            make_conninfo("", **target.connect_kwargs(), connect_timeout=CONNECT_TIMEOUT),
+            connection_class=psycopg.Connection[Row],
+            min_size=1,
+            max_size=max(1, pool_size),
+            open=False,
+            configure=_autocommit,
+            timeout=CONNECT_TIMEOUT * 3,
+            name="miljo-views",
+        )
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+            self._ensure_schema()
+        except (psycopg.Error, PoolTimeout) as error:
+            self.pool.close()
+            reason = describe_error(error, target)
+            raise ViewError(f"view tables cannot be opened: {reason}") from None
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- dialect ----------------------------------------------------------------------------------
+
+    def _t(self, name: str) -> str:
+        return f'"{self.target.schema}".{PREFIX}{name}'
+
+    def _integer(self) -> str:
+        return "bigint"
+
+    def _column(self, table: Table, column: str) -> str:
+        return f"{column} {_BIGINT if column in INTEGER_COLUMNS else _TEXT}"
+
+    def _upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        names = ", ".join(columns)
+        rest = [c for c in columns if c not in key]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        return (
+            f"INSERT INTO {table} ({names}) VALUES ({self._marks(len(columns))}) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(key)}) {action}"
+        )
+
+    def _query(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(statement, params)
+                return cur.fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise ViewError(
+                f"view tables cannot be read: {describe_error(error, self.target)}"
+            ) from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Run]:
+        try:
+            # Pipeline mode: writes are sent without waiting for each reply (a catch-up is
+            # otherwise bound by round trips); a SELECT waits for everything before it.
+            with (
+                self.pool.connection() as conn,
+                conn.transaction(),
+                conn.pipeline(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+
+                def run(statement: str, params: Sequence[object]) -> list[Row]:
+                    cur.execute(statement, params)
+                    if statement.startswith("SELECT"):
+                        return cur.fetchall()
+                    return []
+
+                yield run
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise ViewError(
+                f"view tables cannot be written: {describe_error(error, self.target)}"
+            ) from None
+
+    def _lock_schema(self, run: Run) -> None:
+        run("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"miljo-views:{self.target.schema}"])
+
+    def _locked_position(self, run: Run) -> int:
+        rows = run(
+            f"SELECT value FROM {self._t('meta')} WHERE key = 'position' FOR UPDATE",  # noqa: S608
+            (),
+        )
+        if not rows:
+            raise ViewError("the view position row is missing (rebuild the views)")
+        return int(rows[0]["value"])
+
+    def _ddl_needed(self, run: Run, version: int | None) -> bool:
+        if version != SCHEMA_VERSION:
+            return True
+        expected = {f"{PREFIX}{t.name}" for t in TABLES} | {
+            f"{PREFIX}{t.name}_{'_'.join(index)}" for t in TABLES for index in t.indexes
+        }
+        rows = run(
+            "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s",
+            [self.target.schema],
+        )
+        return not expected <= {str(r["name"]) for r in rows}
+
+    def _execute(self, run: Run, op: Op) -> None:
+        values: Mapping[str, Any]
+        if isinstance(op, Put):
+            values = op.row
+        elif isinstance(op, Patch):
+            values = op.values
+        else:
+            values = {}
+        for column, value in values.items():
+            if value is None:
+                continue
+            is_int = isinstance(value, int) and not isinstance(value, bool)
+            if is_int != (column in INTEGER_COLUMNS) or isinstance(value, bool):
+                raise ViewError(
+                    f"view column {op.table}.{column} got {type(value).__name__}; declare its "
+                    "type in adapters.postgres.INTEGER_COLUMNS"
+                )
+        super()._execute(run, op)
+
+    # -- following ----------------------------------------------------------------------------
+
+    def follow(
+        self,
+        stop: threading.Event,
+        poll_interval: float = 1.0,
+        *,
+        progress: Progress | None = None,
+        on_caught_up: Callable[[int], None] | None = None,
+    ) -> int:
+        """Catch up, then keep catching up as events are stored, until ``stop`` is set.
+
+        Wakes on the library's NOTIFY for the events table (LISTEN on a dedicated connection)
+        and at least every ``poll_interval`` seconds. ``on_caught_up(position)`` is called
+        after every catch-up. Returns how many notifications were applied. Errors (e.g. the
+        server went away) propagate: the caller restarts it.
+        """
+        channel = getattr(self.app.recorder, "channel_name", None)
+        applied = 0
+        with connect(self.target) as listener:
+            if isinstance(channel, str):
+                listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            while not stop.is_set():
+                applied += self.catch_up(progress)
+                if on_caught_up is not None:
+                    on_caught_up(self.position())
+                deadline = time.monotonic() + poll_interval
+                while not stop.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    # Consume the generator fully: it holds the connection's lock while open.
+                    woken = list(listener.notifies(timeout=min(remaining, 0.2), stop_after=1))
+                    if woken:
+                        break
+        return applied
+
+
+def _autocommit(conn: psycopg.Connection[Row]) -> None:
+    conn.autocommit = True

@@ -1,0 +1,121 @@
+"""Fixtures shared by every test package: a PostgreSQL server for the ``postgres`` tests.
+
+``MILJO_TEST_POSTGRES_URL`` names a database the tests may create schemas in, e.g.
+``postgresql://miljo:secret@127.0.0.1:54329/miljo`` (``scripts/pg-cluster start`` prints one).
+Without it the PostgreSQL tests are skipped, unless ``MILJO_REQUIRE_POSTGRES=1`` (CI), where a
+skipped PostgreSQL test would hide a failure: then they fail.
+
+Every test that uses :func:`postgres_schema` gets a fresh, empty schema of its own, dropped
+(cascade) at teardown; tests using any PostgreSQL fixture are marked ``postgres``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import attrs
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from adapters.bootstrap import PostgresTarget, StoreLocation, parse_postgres_url
+
+ENV_URL = "MILJO_TEST_POSTGRES_URL"
+ENV_REQUIRE = "MILJO_REQUIRE_POSTGRES"
+POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_target", "postgres_schema"})
+
+
+def _import_library_suites() -> None:
+    """Import ``eventsourcing.tests`` once, undoing its ``warnings.resetwarnings()``.
+
+    The library's test package resets the process's warning filters when imported; importing
+    it here first, inside ``catch_warnings``, keeps pytest's configuration intact for every
+    later ``from eventsourcing.tests import persistence`` (the module is cached by then).
+    """
+    with warnings.catch_warnings():  # restores the filter list on exit
+        importlib.import_module("eventsourcing.tests")
+
+
+_import_library_suites()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
+def postgres_required() -> bool:
+    return os.environ.get(ENV_REQUIRE, "") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test server's URL (a database; no schema). Skips, or fails under
+    ``MILJO_REQUIRE_POSTGRES=1``, when ``MILJO_TEST_POSTGRES_URL`` is unset."""
+    url = os.environ.get(ENV_URL, "")
+    if not url:
+        reason = (
+            f"{ENV_URL} is not set: no PostgreSQL server for this test "
+            '(start one with: eval "$(scripts/pg-cluster start)")'
+        )
+        if postgres_required():
+            pytest.fail(f"{ENV_REQUIRE}=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_target(postgres_url: str) -> PostgresTarget:
+    """The test server as a :class:`PostgresTarget` (schema not yet chosen)."""
+    return parse_postgres_url(postgres_url)
+
+
+def admin_connection(target: PostgresTarget) -> psycopg.Connection[tuple[Any, ...]]:
+    """A plain autocommit connection to the test database (as the test role)."""
+    return psycopg.connect(make_conninfo("", **target.connect_kwargs()), autocommit=True)
+
+
+def create_schema(target: PostgresTarget, name: str) -> None:
+    with admin_connection(target) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+
+
+def drop_schema(target: PostgresTarget, name: str) -> None:
+    with admin_connection(target) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def fresh_schema_name() -> str:
+    return f"t_{uuid4().hex[:16]}"
+
+
+@contextlib.contextmanager
+def temporary_schema(target: PostgresTarget) -> Iterator[PostgresTarget]:
+    """Create a fresh, empty schema; drop it (cascade) on exit. For module-scoped stores."""
+    name = fresh_schema_name()
+    create_schema(target, name)
+    try:
+        yield attrs.evolve(target, schema=name)
+    finally:
+        drop_schema(target, name)
+
+
+@pytest.fixture
+def postgres_schema(postgres_target: PostgresTarget) -> Iterator[PostgresTarget]:
+    """A fresh, empty schema for this test (dropped with everything in it afterwards)."""
+    with temporary_schema(postgres_target) as target:
+        yield target
+
+
+def postgres_location(target: PostgresTarget, keys_dir: Path) -> StoreLocation:
+    """An uninitialised PostgreSQL store location with its key folder at ``keys_dir``."""
+    return StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
