@@ -730,7 +730,7 @@ def test_history_jsonl_is_the_documented_export(gj: Gjesdal) -> None:
     assert positions == sorted(positions)
     reads = gj.cli.json("audit", "access", *student("S3"), env=PVO)["reads"]
     assert [(r["reader_id"], r["what"], r["reason"]) for r in reads] == [
-        ("p-rektor", "history", "innsyn"),
+        ("p-rektor", "export", "innsyn"),
         ("p-sped", "history", None),
     ]
 
