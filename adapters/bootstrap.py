@@ -23,7 +23,16 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 
-from adapters.keys import INDEX_KEY, HmacHasher, KeyFileError, init_keys, read_key
+from adapters.keys import (
+    FINGERPRINT_TABLE,
+    INDEX_KEY,
+    HmacHasher,
+    KeyFileError,
+    check_fingerprints,
+    init_keys,
+    key_fingerprints,
+    read_key,
+)
 from adapters.protection import (
     ENV_EPHEMERAL,
     ENV_KEYS_DIR,
@@ -47,7 +56,7 @@ MEMORY: Final = ":memory:"
 STORE_FILE: Final = "miljo.sqlite"
 TRANSCODER_TOPIC: Final = "adapters.transcoder:OrjsonTranscoder"
 #: Tables every initialised store has (the library's events and miljo's view tracking).
-MILJO_TABLES: Final = frozenset({"stored_events", "view_meta"})
+MILJO_TABLES: Final = frozenset({"stored_events", "view_meta", FINGERPRINT_TABLE})
 POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
 DEFAULT_SCHEMA: Final = "miljo"
 DEFAULT_PORT: Final = 5432
@@ -224,6 +233,7 @@ def _init_postgres(location: StoreLocation, target: PostgresTarget) -> list[Path
         _postgres_views(app, location, resolved).close()
     finally:
         app.close()
+    postgres.write_fingerprints(resolved, key_fingerprints(location.keys_dir))
     return created
 
 
@@ -243,6 +253,14 @@ def init_store(location: StoreLocation) -> list[Path]:
         SQLiteViewStore(app, location.db_path).close()
     finally:
         app.close()
+    with contextlib.closing(sqlite3.connect(location.db_path)) as db, db:
+        db.execute(
+            f"CREATE TABLE {FINGERPRINT_TABLE} (name TEXT PRIMARY KEY, fingerprint BLOB NOT NULL)"
+        )
+        db.executemany(
+            f"INSERT INTO {FINGERPRINT_TABLE} VALUES (?, ?)",  # noqa: S608 - a constant
+            list(key_fingerprints(location.keys_dir).items()),
+        )
     return created
 
 
@@ -346,14 +364,24 @@ def _check_sqlite_file(path: Path) -> None:
         raise StoreError(f"store {path} is not a miljo store (not an SQLite database)")
 
 
-def _check_miljo_tables(path: Path) -> None:
+def _check_miljo_tables(path: Path, keys_dir: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if not tables >= MILJO_TABLES:
+                raise StoreError(f"store {path} is not a miljo store (its tables are missing)")
+            stored = {
+                str(name): bytes(value)
+                for name, value in db.execute(
+                    f"SELECT name, fingerprint FROM {FINGERPRINT_TABLE}"  # noqa: S608 - a constant
+                )
+            }
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {path} cannot be opened: {error}") from None
-    if not tables >= MILJO_TABLES:
-        raise StoreError(f"store {path} is not a miljo store (its tables are missing)")
+    try:
+        check_fingerprints(stored, keys_dir)
+    except KeyFileError as error:
+        raise StoreError(str(error)) from None
 
 
 def open_store(
@@ -377,7 +405,7 @@ def open_store(
                 hasher = HmacHasher(read_key(location.keys_dir, INDEX_KEY))
             except KeyFileError as error:
                 raise StoreError(str(error)) from None
-        _check_miljo_tables(location.db_path)
+        _check_miljo_tables(location.db_path, location.keys_dir)
     elif hasher is None:
         # An in-memory store lives and dies with the process: a process-local random key.
         hasher = HmacHasher(os.urandom(32))
@@ -418,6 +446,10 @@ def _open_postgres(
     if location.keys_dir is None:
         raise StoreError(f"store {location.describe()} has no key folder")
     resolved = postgres.check_store(target)  # reachable, password right, miljo tables present
+    try:
+        check_fingerprints(postgres.read_fingerprints(resolved), location.keys_dir)
+    except KeyFileError as error:
+        raise StoreError(str(error)) from None
     if hasher is None:
         try:
             hasher = HmacHasher(read_key(location.keys_dir, INDEX_KEY))

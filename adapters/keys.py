@@ -77,3 +77,31 @@ class HmacHasher:
 
     def __repr__(self) -> str:
         return "HmacHasher(<key hidden>)"
+
+
+FINGERPRINT_LABEL = b"miljo key fingerprint v1"
+FINGERPRINT_TABLE = "miljo_keys"
+
+
+def fingerprint(key: bytes) -> bytes:
+    """An HMAC of a fixed label under the key: it tells keys apart and reveals nothing."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).digest()
+
+
+def key_fingerprints(keys_dir: Path) -> dict[str, bytes]:
+    """The fingerprint of every key file of a store."""
+    return {name: fingerprint(read_key(keys_dir, name)) for name in ALL_KEYS}
+
+
+def check_fingerprints(stored: dict[str, bytes], keys_dir: Path) -> None:
+    """Refuse key files that do not belong to the store (their fingerprints were stored in
+    the store when it was made): a wrong key would write data that the right key cannot
+    read, register a student number twice, or break the chain."""
+    if not stored:
+        raise KeyFileError("the store records no key fingerprints (not made by 'miljo store init')")
+    for name in ALL_KEYS:
+        expected = stored.get(name)
+        if expected is None or not hmac.compare_digest(
+            expected, fingerprint(read_key(keys_dir, name))
+        ):
+            raise KeyFileError(f"key file {keys_dir / name} does not belong to this store")

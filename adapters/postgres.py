@@ -60,7 +60,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.bootstrap import PostgresTarget, StoreError
 from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
-from adapters.keys import SEALING_KEY, KeyFileError, read_key
+from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import SnapshotPruner, StoreProtection
 from adapters.views import DEFAULT_PAGE, PREFIX, AlreadyTracked, Progress, ViewError
 from domain.base import MiljoAggregate
@@ -82,7 +82,7 @@ SNAPSHOTS_TABLE: Final = "miljo_snapshots"
 CHAIN_TABLE: Final = "miljo_chain"
 META_TABLE: Final = f"{PREFIX}meta"
 #: Tables every initialised PostgreSQL store has.
-MILJO_TABLES: Final = frozenset({EVENTS_TABLE, CHAIN_TABLE, META_TABLE})
+MILJO_TABLES: Final = frozenset({EVENTS_TABLE, CHAIN_TABLE, META_TABLE, FINGERPRINT_TABLE})
 CONNECT_TIMEOUT: Final = 10
 
 #: View columns holding integers (counts, minutes, trinn, 0/1 flags, positions); every other
@@ -180,6 +180,35 @@ def check_store(target: PostgresTarget) -> PostgresTarget:
             "tables); create it with 'miljo store init'"
         )
     return resolved
+
+
+def write_fingerprints(target: PostgresTarget, fingerprints: Mapping[str, bytes]) -> None:
+    """Record the store's key fingerprints (adapters.keys) in its schema."""
+    table = sql.SQL("{}.{}").format(
+        sql.Identifier(target.schema), sql.Identifier(FINGERPRINT_TABLE)
+    )
+    with connect(target, autocommit=False) as conn, conn.transaction():
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, fingerprint bytea NOT NULL)").format(
+                table
+            )
+        )
+        for name, value in fingerprints.items():
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(table), (name, value))
+
+
+def read_fingerprints(target: PostgresTarget) -> dict[str, bytes]:
+    table = sql.SQL("{}.{}").format(
+        sql.Identifier(target.schema), sql.Identifier(FINGERPRINT_TABLE)
+    )
+    try:
+        with connect(target) as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT name, fingerprint FROM {}").format(table)
+            ).fetchall()
+    except psycopg.Error as error:
+        raise StoreError(describe_error(error, target)) from None
+    return {str(row["name"]): bytes(row["fingerprint"]) for row in rows}
 
 
 def prepare_schema(target: PostgresTarget) -> PostgresTarget:

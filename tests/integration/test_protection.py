@@ -1246,21 +1246,17 @@ def test_a_wrong_payload_key_never_reads_garbage(written_store: tuple[StoreLocat
     location, kari = written_store
     assert [o.text for o in _open_and_read(location, kari)] == ["Alene ved porten"]
     _replace_payload_key(location)
-    with pytest.raises(Exception, match=r"wrong payload key") as caught:
+    with pytest.raises(StoreError, match=r"payload\.key does not belong to this store") as caught:
         _open_and_read(location, kari)
     assert "Alene" not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG adapters/bootstrap.py open_store: a wrong payload.key is not detected when the "
-    "store is opened, and the facade lets the library's MapperDeserialisationError through on "
-    "the first read instead of a StoreError (or a domain error) naming the key problem",
-)
 def test_a_wrong_payload_key_is_a_store_error(written_store: tuple[StoreLocation, UUID]) -> None:
+    """Detected when the store is opened (key fingerprints), before anything is read or
+    written with the wrong key."""
     location, kari = written_store
     _replace_payload_key(location)
-    with pytest.raises((StoreError, DomainError), match=r"payload key"):
+    with pytest.raises(StoreError, match=r"payload\.key"):
         _open_and_read(location, kari)
 
 
