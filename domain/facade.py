@@ -1780,10 +1780,18 @@ class Miljo:
     ) -> Overview:
         """The ressursteam overview of a school (optionally one trinn) on a date."""
         self._authorize(actor, "overview")
-        self._school(school)
+        check_school_code(school)
         if trinn is not None:
             check_trinn(trinn)
         self.views.catch_up()
+        # The school's read-model row, not its aggregate: the overview's cost follows the
+        # size of the school, never the length of its history.
+        rows = self.views.select("schools", {"school": school})
+        if not rows:
+            raise NotFound("school", school)
+        first, last = int(rows[0]["first_trinn"]), int(rows[0]["last_trinn"])
+        if trinn is not None and not first <= trinn <= last:
+            raise InvalidValue("trinn", f"school {school} has trinn {first}-{last}")
         return compute_overview(
             self.views, school=school, on=on or self._today(self._now()), trinn=trinn
         )

@@ -3018,3 +3018,13 @@ def test_team_view_shows_the_position_in_force_on_the_date(store: Miljo) -> None
     [before] = [m for m in autumn.members if m.member_id == "gj-mt1"]
     [after] = [m for m in spring.members if m.member_id == "gj-mt1"]
     assert (before.position_percent, after.position_percent) == (Decimal("85"), Decimal("100"))
+
+
+def test_overview_refuses_an_unknown_school_and_a_trinn_outside_the_school(
+    store: Miljo, gjesdal: Gjesdal
+) -> None:
+    with pytest.raises(NotFound, match="school not found: sandnes"):
+        store.overview(COORDINATOR, school="sandnes")
+    with pytest.raises(InvalidValue, match="gjesdal has trinn 8-10"):
+        store.overview(COORDINATOR, school="gjesdal", trinn=5)
+    assert store.overview(COORDINATOR, school="gjesdal", trinn=9).trinn == 9
