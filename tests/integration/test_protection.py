@@ -46,7 +46,6 @@ from domain.errors import (
     AccessDenied,
     AlreadyExists,
     DateInFuture,
-    DomainError,
     InvalidValue,
     UnknownEntry,
 )
