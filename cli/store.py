@@ -1,28 +1,35 @@
 """``miljo store``: create a store and its keys; describe a store (no personal data); rebuild
-its read models."""
+its read models; back up, restore and copy a store; keep its read models following."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from pathlib import Path
+from types import FrameType
 
+import attrs
 import click
 
-from adapters.bootstrap import init_store
+from adapters.bootstrap import init_store, resolve_store
 from adapters.keys import ALL_KEYS
-from cli import render
+from adapters.storeops import backup_sqlite, copy_store, follow_views, restore_sqlite
+from cli import exit_codes, render
 from cli.params import json_option
 from cli.wiring import CliContext, pass_cli
 
 
 @click.group()
 def store() -> None:
-    """The store: one SQLite file, with its keys in a folder beside it.
+    """The store: one SQLite file (or PostgreSQL schema), with its keys in a folder beside it.
 
     \b
     Example:
       miljo --store /srv/miljo/gjesdal.sqlite store init
       miljo --store /srv/miljo/gjesdal.sqlite store info --json
       miljo --store /srv/miljo/gjesdal.sqlite store rebuild
+      miljo --store /srv/miljo/gjesdal.sqlite store backup /backup/gjesdal-2024-09-20.sqlite
     """
 
 
@@ -152,3 +159,146 @@ def rebuild(cli: CliContext, as_json: bool) -> None:
         render.emit_json(render.STORE_REBUILD.build(document))
         return
     click.echo(f"Rebuilt the read models: replayed {replayed} events (view position {position})")
+
+
+@store.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def backup(cli: CliContext, file: Path) -> None:
+    """Back up a SQLite store into the new file FILE, and its keys into the folder
+    FILE's stem + ".keys" beside it (owner-only). Safe while miljo is in use: the copy is
+    one consistent snapshot. Refuses to overwrite FILE or its key folder (exit 7).
+
+    Keep the backup's key folder apart from the backup in long-term storage: the
+    keys open everything. A PostgreSQL store is backed up with 'store copy --to
+    FILE.sqlite' or pg_dump (docs/postgres.md).
+
+    \b
+    Example:
+      miljo --store /srv/miljo/gjesdal.sqlite store backup /backup/gjesdal-2024-09-20.sqlite
+    """
+    summary = backup_sqlite(cli.location, file)
+    click.echo(f"Backed up {summary.events} events to {summary.path} (keys in {summary.keys_dir})")
+
+
+@store.command("restore")
+@click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def restore(cli: CliContext, backup_file: Path) -> None:
+    """Restore BACKUP (made by 'store backup', with its ".keys" folder beside it) as the
+    store named by --store, which must not exist yet (exit 7 if it does).
+
+    Afterwards 'audit verify' checks the restored store.
+
+    \b
+    Example:
+      miljo --store /srv/miljo/gjesdal.sqlite store restore /backup/gjesdal-2024-09-20.sqlite
+    """
+    summary = restore_sqlite(backup_file, cli.location)
+    click.echo(f"Restored {summary.events} events into {summary.path} (keys in {summary.keys_dir})")
+
+
+class VerifyFailed(click.ClickException):
+    exit_code = exit_codes.VERIFY_FAILED
+
+
+@store.command("copy")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="TARGET",
+    help="The new store: a SQLite file or a postgresql:// URL (must not exist yet).",
+)
+@click.option(
+    "--to-keys",
+    "to_keys",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Key folder of a PostgreSQL TARGET (default: as for --store, docs/postgres.md).",
+)
+@pass_cli
+def copy(cli: CliContext, to: str, to_keys: Path | None) -> None:
+    """Copy the whole store to a new store TARGET: SQLite to PostgreSQL, PostgreSQL to
+    SQLite, or SQLite to SQLite.
+
+    Every stored event is copied as stored (still encrypted, same ids, versions and
+    order), with its hash-chain link, the snapshots, the key files and the keyring;
+    then the copy's read models are rebuilt and its chain verified (exit 8 if that
+    fails). Refuses an existing TARGET (exit 7).
+
+    \b
+    Example:
+      miljo --store /srv/miljo/gjesdal.sqlite store copy \\
+            --to 'postgresql://miljo_gjesdal@db.kommune.no/miljo?schema=gjesdal'
+    """
+    source = cli.location
+    target = resolve_store(to)
+    if to_keys is not None:
+        if target.postgres is None:
+            raise click.UsageError("--to-keys applies to a PostgreSQL TARGET only")
+        target = attrs.evolve(target, keys_dir=to_keys.expanduser().absolute())
+    summary = copy_store(source, target)
+    if not summary.verify.ok:
+        raise VerifyFailed(
+            f"the copy {summary.target} does not verify at position "
+            f"{summary.verify.first_failure}: {summary.verify.reason}"
+        )
+    click.echo(
+        f"Copied {summary.events} events, {summary.links} chain links and "
+        f"{summary.snapshots} snapshots to {summary.target} (keys in {summary.keys_dir}); "
+        f"views at event {summary.view_position}; chain verified"
+    )
+
+
+@store.command("follow")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often to look for new events (PostgreSQL also wakes on NOTIFY).",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print a line per batch applied even when standard output is not a terminal.",
+)
+@pass_cli
+def follow(cli: CliContext, interval: float, verbose: bool) -> None:
+    """Keep the read models (overview, history) caught up until stopped (SIGTERM or
+    Ctrl-C, exit 0). Prints a line per batch of events applied when standard output is a
+    terminal (or with --verbose). Stopping never leaves the views half-applied.
+
+    Run it as a small service beside the store, so reads never wait for a catch-up.
+
+    \b
+    Example:
+      miljo --store /srv/miljo/gjesdal.sqlite store follow --interval 2 --verbose
+    """
+    location = cli.location
+    miljo = cli.open_metadata()
+    loud = verbose or sys.stdout.isatty()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        # Set from another thread: Event.set takes a lock the interrupted code may hold.
+        threading.Thread(target=stop.set, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def batch(applied: int, position: int) -> None:
+        if loud:
+            click.echo(f"applied {applied} events (views at event {position})")
+
+    try:
+        if loud:
+            click.echo(f"Following {location.describe()} (views at event {miljo.views.position()})")
+        follow_views(location, miljo.views, stop, interval=interval, on_batch=batch)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if loud:
+        click.echo(f"Stopped (views at event {miljo.views.position()})")
