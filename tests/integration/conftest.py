@@ -1,8 +1,11 @@
 """Fixtures for the integration tests of the embedding facade (``domain.facade.Miljo``).
 
 ``store`` yields a facade from the composition root (``adapters.bootstrap``) once per store
-kind: a fresh in-memory store and a freshly initialised SQLite file. Both run on the shared
-``clock`` (a :class:`~tests.support.FakeClock` at T0, Monday 2024-08-19) and deterministic ids.
+kind: a fresh in-memory store, a freshly initialised SQLite file and a freshly initialised
+PostgreSQL schema (``postgres``-marked: skipped without ``MILJO_TEST_POSTGRES_URL``, see
+tests/conftest.py). All run on the shared ``clock`` (a :class:`~tests.support.FakeClock` at T0,
+Monday 2024-08-19) and deterministic ids. A test that needs a store *file* (it reads
+``db_path`` or opens the SQLite database) asks for ``sqlite_location`` instead.
 
 ``build_gjesdal`` registers the seed's Gjesdal ungdomsskole: trinn 8-10 with four parallel
 classes (8a-8d, 9a-9d, 10a-10d) and a miljø team of 7 miljøterapeuter at 85 % positions and
@@ -19,12 +22,13 @@ from uuid import UUID
 import attrs
 import pytest
 
-from adapters.bootstrap import StoreLocation, init_store, open_store, resolve_store
+from adapters.bootstrap import PostgresTarget, StoreLocation, init_store, open_store, resolve_store
 from domain.facade import Miljo
 from domain.values import Actor
+from tests.conftest import postgres_location
 from tests.support import ADMIN, FakeClock, SequentialIds
 
-STORE_KINDS = ("memory", "sqlite")
+STORE_KINDS = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 GJESDAL = "gjesdal"
 GJESDAL_NAME = "Gjesdal ungdomsskole"
@@ -119,6 +123,13 @@ def new_sqlite_store(path: Path) -> StoreLocation:
     return location
 
 
+def new_postgres_store(target: PostgresTarget, keys_dir: Path) -> StoreLocation:
+    """Initialise a PostgreSQL store in ``target``'s (empty) schema, its keys in ``keys_dir``."""
+    location = postgres_location(target, keys_dir)
+    init_store(location)
+    return location
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """The clock every ``store`` runs on; tests move it by hand."""
@@ -127,12 +138,21 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Iterator[Miljo]:
-    """A fresh facade on an in-memory store, then on a fresh SQLite file."""
+    """A fresh facade on an in-memory store, a fresh SQLite file and a fresh PostgreSQL schema.
+
+    The PostgreSQL facade is closed (its connection pool returned) before ``postgres_schema``
+    drops the schema: a fixture requested with ``getfixturevalue`` during this one's setup is
+    torn down after it.
+    """
     kind: str = request.param
     if kind == "memory":
         miljo = open_store(":memory:", clock=clock, ids=SequentialIds())
-    else:
+    elif kind == "sqlite":
         location = new_sqlite_store(tmp_path / "miljo.sqlite")
+        miljo = open_store(location, clock=clock, ids=SequentialIds())
+    else:
+        target: PostgresTarget = request.getfixturevalue("postgres_schema")
+        location = new_postgres_store(target, tmp_path / "pg.keys")
         miljo = open_store(location, clock=clock, ids=SequentialIds())
     try:
         yield miljo
