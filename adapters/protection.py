@@ -22,7 +22,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -79,6 +79,7 @@ class Keyring:
         self._master = AESGCM(master_key)
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, int], AESGCM] = {}
+        self._name = f"keyring {path}" if path is not None else "in-memory keyring"
         if path is not None and not path.exists():
             raise ProtectionError(f"keyring {path} is missing")
         target = str(path) if path is not None else ":memory:"
@@ -101,7 +102,7 @@ class Keyring:
                 "PRIMARY KEY (subject, purpose, generation))"
             )
         except sqlite3.DatabaseError as error:
-            raise ProtectionError(f"keyring cannot be opened: {error}") from None
+            raise ProtectionError(f"{self._name} cannot be opened: {error}") from None
 
     @staticmethod
     def create(path: Path) -> None:
@@ -115,24 +116,41 @@ class Keyring:
     def _aad(self, subject: str, purpose: str, generation: int) -> bytes:
         return f"miljo-data-key:{subject}:{purpose}:{generation}".encode()
 
+    @contextlib.contextmanager
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """Turn the keyring file's ``sqlite3`` errors (locked by another process, disk full,
+        read-only, damaged) into a :class:`ProtectionError` naming the keyring."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise ProtectionError(f"{self._name} cannot be {doing}: {error}") from None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (e.g. on a full disk): nothing left to undo then.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
     def current(self, subject: str, purpose: str) -> tuple[int, AESGCM]:
         """The key to seal new data with (created on first use)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                "ORDER BY generation DESC LIMIT 1",
-                (subject, purpose),
-            ).fetchone()
+            with self._sqlite("read"):
+                row = self._db.execute(
+                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
+                    "ORDER BY generation DESC LIMIT 1",
+                    (subject, purpose),
+                ).fetchone()
             if row is None:
                 # A student's first record: make both of their keys in one transaction.
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for each in (purpose, *(p for p in (ARCHIVAL, ERASABLE) if p != purpose)):
-                        self._create_key(subject, each)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                with self._sqlite("written"):
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        for each in (purpose, *(p for p in (ARCHIVAL, ERASABLE) if p != purpose)):
+                            self._create_key(subject, each)
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._rollback()
+                        raise
             return self._open(subject, purpose, None)
 
     def _create_key(self, subject: str, purpose: str) -> None:
@@ -160,18 +178,19 @@ class Keyring:
     def _open(self, subject: str, purpose: str, generation: int | None) -> tuple[int, AESGCM]:
         if generation is not None and (subject, purpose, generation) in self._cache:
             return generation, self._cache[(subject, purpose, generation)]
-        if generation is None:
-            row = self._db.execute(
-                "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                "ORDER BY generation DESC LIMIT 1",
-                (subject, purpose),
-            ).fetchone()
-        else:
-            row = self._db.execute(
-                "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                "AND generation = ?",
-                (subject, purpose, generation),
-            ).fetchone()
+        with self._sqlite("read"):
+            if generation is None:
+                row = self._db.execute(
+                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
+                    "ORDER BY generation DESC LIMIT 1",
+                    (subject, purpose),
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
+                    "AND generation = ?",
+                    (subject, purpose, generation),
+                ).fetchone()
         if row is None:
             raise KeyErased(f"{purpose}/{generation}")
         found = int(row[0])
@@ -181,7 +200,10 @@ class Keyring:
                 wrapped[:_NONCE], wrapped[_NONCE:], self._aad(subject, purpose, found)
             )
         except InvalidTag:
-            raise ProtectionError("a data key does not open with the master key") from None
+            raise ProtectionError(
+                f"a data key in the {self._name} does not open with the master key "
+                "(a wrong master key, or a damaged keyring)"
+            ) from None
         cipher = AESGCM(key)
         self._cache[(subject, purpose, found)] = cipher
         return found, cipher
@@ -190,7 +212,7 @@ class Keyring:
         """Delete every generation of a student's key for ``purpose``; returns how many."""
         if purpose == ARCHIVAL:
             raise ProtectionError("archival keys are never erased (restrict the record instead)")
-        with self._lock:
+        with self._lock, self._sqlite("written"):
             rows = self._db.execute(
                 "SELECT generation FROM data_keys WHERE subject = ? AND purpose = ?",
                 (subject, purpose),
@@ -207,11 +229,11 @@ class Keyring:
                     "DELETE FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
                 )
                 self._db.execute("COMMIT")
-                # Crypto-shredding must not leave the wrapped key in the write-ahead log.
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+            # Crypto-shredding must not leave the wrapped key in the write-ahead log.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             for key in [k for k in self._cache if k[0] == subject and k[1] == purpose]:
                 del self._cache[key]
             return len(rows)

@@ -23,12 +23,12 @@ from domain.errors import AlreadyExists, InvalidValue, NotFound
 from domain.facade import Miljo
 from domain.policy import AccessRequest, Operation, Relation, decide, denied
 from domain.student import MAX_NAME_LENGTH, check_student_number
-from domain.values import Actor, check_class_name, check_text
+from domain.values import Actor, check_class_name, check_text, has_control_characters
 
 ROSTER_COLUMNS: Final = ("student_number", "name", "trinn", "class")
 MAX_PROBLEMS_SHOWN: Final = 20
 
-_WHOLE_NUMBER = re.compile(r"^[0-9]{1,2}$")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,2}")
 
 
 @attrs.frozen
@@ -138,8 +138,13 @@ def _check_row(
             check_student_number(number)
         except InvalidValue:
             reasons.append("malformed student number (1-20 letters, digits or '-')")
+    # White space is collapsed (a tab or a no-break space becomes one space), but control
+    # characters are refused as the command line refuses them (domain.values.check_text),
+    # also the ones str.split() counts as white space (VT, FF, FS-US).
     name = " ".join(values["name"].split())
-    if not name:
+    if has_control_characters(values["name"]):
+        reasons.append("name must not contain control characters")
+    elif not name:
         reasons.append("empty name")
     else:
         try:
@@ -148,7 +153,7 @@ def _check_row(
             reasons.append(f"name {error.reason}")
     trinn_text = values["trinn"].strip()
     trinn: int | None = None
-    if not _WHOLE_NUMBER.match(trinn_text):
+    if not _WHOLE_NUMBER.fullmatch(trinn_text):
         reasons.append(f"trinn {trinn_text!r} is not a whole number" if trinn_text else "no trinn")
     else:
         trinn = int(trinn_text)

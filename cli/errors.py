@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import attrs
 import click
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 
 from adapters.bootstrap import StoreError
+from adapters.protection import ProtectionError
 from cli import exit_codes
 from domain.errors import (
     AccessDenied,
@@ -45,6 +46,12 @@ def classify(error: BaseException) -> Failure:
         return Failure(exit_codes.ACCESS_DENIED, f"access denied: {error}")
     if isinstance(error, StoreError):
         return Failure(exit_codes.STORE_ERROR, str(error))
+    if isinstance(error, ProtectionError):
+        # A key or the keyring is missing, does not fit, or cannot be written (locked, disk
+        # full): the message names the file, never the data.
+        return Failure(exit_codes.STORE_ERROR, f"store problem: {error}")
+    if isinstance(error, MapperDeserialisationError):
+        return Failure(exit_codes.STORE_ERROR, _unreadable(error))
     if isinstance(error, PersistenceError):
         # The library's PEP 249 errors (locked database, disk I/O error, ...).
         return Failure(exit_codes.STORE_ERROR, f"store problem: {type(error).__name__}: {error}")
@@ -60,4 +67,19 @@ def classify(error: BaseException) -> Failure:
     return Failure(
         exit_codes.INTERNAL_ERROR,
         f"internal error ({type(error).__name__}); run with --debug for the traceback",
+    )
+
+
+def _unreadable(error: MapperDeserialisationError) -> str:
+    """A stored event that cannot be decoded: its payload or a sealed field does not
+    authenticate. The library's message names the event and the cipher's complaint; neither it
+    nor any payload is shown, only the likely cause."""
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, ProtectionError):
+        # The keyring could not be read, or a data key did not open: say which.
+        return f"store problem: a stored event cannot be read: {cause}"
+    return (
+        "store problem: a stored event cannot be read: its data does not authenticate; "
+        "the key files may not belong to this store (wrong payload or master key), "
+        "or the stored data is damaged"
     )

@@ -1,7 +1,8 @@
 """Parameter types and shared options: parse text into exact domain values.
 
-Dates are ISO ``YYYY-MM-DD``; instants ISO 8601 with an offset; hours exact decimals that must
-come to whole minutes; ids UUIDs. A malformed value is a usage error (exit code 2).
+Dates are ISO ``YYYY-MM-DD``; instants ISO 8601 with an offset, both in the years the domain
+accepts (1900-2200, ``domain.values``); hours exact decimals that must come to whole minutes;
+ids UUIDs. A malformed value is a usage error (exit code 2).
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from uuid import UUID
 
 import click
 
-from domain.values import MINUTES_PER_HOUR, HoursByCompetence
+from domain.errors import InvalidValue
+from domain.values import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    HoursByCompetence,
+    minutes_of_hours,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def bad(
@@ -30,6 +37,16 @@ def bad(
     return click.BadParameter(message, ctx=ctx, param=param)
 
 
+D = TypeVar("D", bound=date)
+
+
+def _in_years(day: D, value: object, param: click.Parameter | None, ctx: click.Context | None) -> D:
+    """``day`` if it lies in the years the domain accepts (a date or an instant)."""
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise bad(f"{value!r} is not in the years {EARLIEST_YEAR}-{LATEST_YEAR}", param, ctx)
+    return day
+
+
 class IsoDate(click.ParamType[date]):
     name = "YYYY-MM-DD"
 
@@ -37,11 +54,13 @@ class IsoDate(click.ParamType[date]):
         if isinstance(value, date):
             return value
         text = str(value).strip()
-        if _DATE.match(text):
+        if _DATE.fullmatch(text):
             try:
-                return date.fromisoformat(text)
+                day = date.fromisoformat(text)
             except ValueError:
                 pass
+            else:
+                return _in_years(day, value, param, ctx)
         raise bad(f"{value!r} is not a date of the form YYYY-MM-DD", param, ctx)
 
 
@@ -66,7 +85,7 @@ class Instant(click.ParamType[datetime]):
             raise bad(
                 f"{value!r} has no UTC offset; write e.g. 2024-09-02T08:15:00+02:00", param, ctx
             )
-        return parsed
+        return _in_years(parsed, value, param, ctx)
 
 
 class Id(click.ParamType[UUID]):
@@ -103,9 +122,11 @@ class Hours(click.ParamType[Decimal]):
             number = _decimal(str(value))
         if number is None or number < 0:
             raise bad(f"{value!r} is not a number of hours (e.g. 7.5)", param, ctx)
-        minutes = number * MINUTES_PER_HOUR
-        if minutes != minutes.to_integral_value():
-            raise bad(f"{value!r} hours is not a whole number of minutes", param, ctx)
+        try:
+            # Exact, and guarded: 9e999999999 must not overflow the decimal context.
+            minutes_of_hours(number, "hours")
+        except InvalidValue as error:
+            raise bad(f"{value!r} hours {error.reason}", param, ctx) from None
         return number
 
 
@@ -132,7 +153,7 @@ PERCENT = Percent()
 
 def hours_to_minutes(hours: Decimal) -> int:
     """Exact conversion of validated hours (see :class:`Hours`) to whole minutes."""
-    return int(hours * MINUTES_PER_HOUR)
+    return minutes_of_hours(hours, "hours")
 
 
 def choice(kind: type[StrEnum]) -> click.Choice[str]:

@@ -114,11 +114,12 @@ STUDENT_CONSENT_MIN_TRINN: Final = 11
 MAX_NAME_LENGTH: Final = 200
 MAX_SHORT_TEXT: Final = 2_000
 
-_STUDENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+_STUDENT_NUMBER = re.compile(r"[A-Za-z0-9-]{1,20}")
 
 
 def check_student_number(value: str) -> str:
-    if not isinstance(value, str) or not _STUDENT_NUMBER.match(value):
+    # fullmatch: "S-1\n" is not S-1 (a pattern's "$" with match() accepts a final newline).
+    if not isinstance(value, str) or not _STUDENT_NUMBER.fullmatch(value):
         raise InvalidValue("student number", "must be 1-20 characters of letters, digits or '-'")
     return value
 

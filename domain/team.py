@@ -43,6 +43,7 @@ from domain.values import (
     Competence,
     Profession,
     check_class_name,
+    check_date,
     check_minutes,
     check_period,
     check_person_id,
@@ -222,9 +223,10 @@ def _week_capacity(member: MemberRecord, periods: list[PositionPeriod], monday: 
 
 
 def _check_date(value: date, what: str) -> date:
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise InvalidValue(what, "must be a calendar date")
-    return value
+    """A calendar date in the years the domain accepts (``values.check_date``): capacity is
+    counted in ISO weeks (a Monday, the next week), which must never run past ``date.max``
+    or before ``date.min``."""
+    return check_date(value, what)
 
 
 def _check_optional_date(value: date | None, what: str) -> date | None:
@@ -751,7 +753,7 @@ class Team(MiljoAggregate):
         """Allocated and capacity minutes in the ISO week containing ``on``, counted as the
         capacity rule counts them (every assignment touching the week, lowest position)."""
         record = self._member(member_id)
-        monday = iso_week_monday(on)
+        monday = iso_week_monday(_check_date(on, "week"))
         allocated = sum(
             a.minutes_per_week
             for a in self.assignments.values()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
@@ -31,11 +31,48 @@ MINUTES_PER_HOUR: Final = 60
 FULL_TIME_MINUTES_PER_WEEK: Final = 37 * 60 + 30  # 37.5 h, the Norwegian full-time week
 
 
-def require_aware(value: datetime, what: str) -> datetime:
-    """Return ``value`` converted to UTC, or raise if it is naive."""
-    if value.tzinfo is None or value.utcoffset() is None:
+#: Dates and instants that come into the domain lie in these years (inclusive). Far wider than
+#: any school year, and far enough from ``date.min``/``date.max`` that week arithmetic (a
+#: Monday, the next week) and time-zone conversion can never overflow.
+EARLIEST_YEAR: Final = 1900
+LATEST_YEAR: Final = 2200
+_YEARS: Final = f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"
+
+
+def _in_years(value: date) -> bool:
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
+def check_date(value: date, what: str) -> date:
+    """A calendar date (not a ``datetime``) in the years :data:`EARLIEST_YEAR` to
+    :data:`LATEST_YEAR`; use it for every date that comes into the domain."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidValue(what, "must be a calendar date")
+    if not _in_years(value):
+        raise InvalidValue(what, _YEARS)
+    return value
+
+
+def check_optional_date(value: date | None, what: str) -> date | None:
+    return None if value is None else check_date(value, what)
+
+
+def _to_utc(value: datetime, what: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(what, "must be a timezone-aware instant")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+        raise InvalidValue(what, _YEARS) from None
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` converted to UTC, or raise if it is naive or outside the years
+    :data:`EARLIEST_YEAR` to :data:`LATEST_YEAR` (as given, and in UTC)."""
+    utc = _to_utc(value, what)
+    if not (_in_years(value) and _in_years(utc)):
+        raise InvalidValue(what, _YEARS)
+    return utc
 
 
 #: Norwegian schools keep Norwegian dates: "today", a meeting's date and the date of an
@@ -45,7 +82,8 @@ SCHOOL_TIMEZONE: Final = ZoneInfo("Europe/Oslo")
 
 def local_date(instant: datetime) -> date:
     """The Norwegian calendar date of an aware instant."""
-    return require_aware(instant, "instant").astimezone(SCHOOL_TIMEZONE).date()
+    # Not require_aware: this also reads instants stored before the year bounds existed.
+    return _to_utc(instant, "instant").astimezone(SCHOOL_TIMEZONE).date()
 
 
 def iso_week_monday(day: date) -> date:
@@ -63,14 +101,16 @@ def iso_week_label(day: date) -> str:
 # Identifiers
 # ---------------------------------------------------------------------------------------------
 
-_PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_SCHOOL_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-_CLASS_NAME = re.compile(r"^[0-9A-Za-zÆØÅæøå][0-9A-Za-zÆØÅæøå ._-]{0,15}$")
+# Always ``fullmatch``: with ``match``, a pattern ending in ``$`` also accepts a final newline
+# (``"gjesdal\n"`` would be a second school).
+_PERSON_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_SCHOOL_CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
+_CLASS_NAME = re.compile(r"[0-9A-Za-zÆØÅæøå][0-9A-Za-zÆØÅæøå ._-]{0,15}")
 
 
 def check_person_id(value: str) -> str:
     """Person ids are opaque, pseudonymous staff identifiers (never names)."""
-    if not isinstance(value, str) or not _PERSON_ID.match(value):
+    if not isinstance(value, str) or not _PERSON_ID.fullmatch(value):
         raise InvalidValue(
             "person id", "must be 1-64 characters of a-z, 0-9, '.', '_' or '-' (no names)"
         )
@@ -78,13 +118,13 @@ def check_person_id(value: str) -> str:
 
 
 def check_school_code(value: str) -> str:
-    if not isinstance(value, str) or not _SCHOOL_CODE.match(value):
+    if not isinstance(value, str) or not _SCHOOL_CODE.fullmatch(value):
         raise InvalidValue("school code", "must be 2-40 characters of a-z, 0-9 or '-'")
     return value
 
 
 def check_class_name(value: str) -> str:
-    if not isinstance(value, str) or not _CLASS_NAME.match(value):
+    if not isinstance(value, str) or not _CLASS_NAME.fullmatch(value):
         raise InvalidValue("class name", "must be 1-16 letters, digits, spaces, '.', '_' or '-'")
     return value
 
@@ -102,19 +142,71 @@ def check_trinn(value: int) -> int:
 MAX_TEXT_LENGTH: Final = 20_000
 
 
+def is_control_character(ch: str) -> bool:
+    """The characters free text may not hold: C0 controls other than newline and tab, and DEL.
+    (Vertical tab, form feed and the separators FS-US count, though ``str.split`` treats
+    them as white space.)"""
+    return (ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127
+
+
+def has_control_characters(value: str) -> bool:
+    return any(map(is_control_character, value))
+
+
 def check_text(
     value: str, what: str, *, required: bool = True, limit: int = MAX_TEXT_LENGTH
 ) -> str:
-    """Free text: bounded, no NUL or other control characters except newline and tab."""
+    """Free text: bounded, no NUL or other control characters except newline and tab, and
+    valid Unicode (no lone surrogates, which cannot be stored as UTF-8)."""
     if not isinstance(value, str):
         raise InvalidValue(what, "must be text")
     if required and not value.strip():
         raise InvalidValue(what, "must not be empty")
     if len(value) > limit:
         raise InvalidValue(what, f"must be at most {limit} characters")
-    if any((ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127 for ch in value):
+    if has_control_characters(value):
         raise InvalidValue(what, "must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (U+D800-U+DFFF): how Python passes on a command-line argument or a
+        # file name that is not UTF-8 (PEP 383). Nothing can store or show them.
+        raise InvalidValue(
+            what, "must be valid UTF-8 text (was it written in another encoding?)"
+        ) from None
     return value
+
+
+#: Hours are converted exactly: a result that would need rounding (more digits than this
+#: context holds, or below its smallest exponent) is refused, never rounded.
+_EXACT: Final = Context(prec=64, traps=[InvalidOperation, Overflow, Inexact])
+#: Far more hours than any allocation (a year has 8,784): larger numbers are refused before
+#: any arithmetic, so ``9e999999999`` neither overflows nor builds a huge integer.
+_MAX_HOURS_DIGITS: Final = 12
+
+
+def minutes_of_hours(value: Decimal | int | str, what: str) -> int:
+    """The exact whole minutes of ``value`` hours (``7.5`` is 450); refuses what is not a
+    finite, non-negative number that comes to whole minutes."""
+    if isinstance(value, bool):
+        raise InvalidValue(what, "must be a number")
+    try:
+        hours = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        raise InvalidValue(what, "must be a number") from None
+    if not hours.is_finite():
+        raise InvalidValue(what, "must be a finite number")
+    if hours < 0:
+        raise InvalidValue(what, "must not be negative")
+    if hours and hours.adjusted() >= _MAX_HOURS_DIGITS:
+        raise InvalidValue(what, "is too large")
+    try:
+        minutes = _EXACT.multiply(hours, MINUTES_PER_HOUR)
+    except DecimalException:
+        raise InvalidValue(what, "must be a whole number of minutes") from None
+    if minutes != minutes.to_integral_value():
+        raise InvalidValue(what, "must be a whole number of minutes")
+    return int(minutes)
 
 
 def check_minutes(value: int, what: str, *, allow_zero: bool = True, limit: int = 10**7) -> int:
@@ -274,17 +366,7 @@ class HoursByCompetence:
     @classmethod
     def from_hours(cls, **hours: int | Decimal | str) -> HoursByCompetence:
         """Build from hours (exact decimals), e.g. ``from_hours(miljoterapeut=380)``."""
-        minutes: dict[str, int] = {}
-        for key, value in hours.items():
-            try:
-                amount = Decimal(str(value)) * MINUTES_PER_HOUR
-            except ArithmeticError:
-                raise InvalidValue(f"hours for {key}", "must be a number") from None
-            if not amount.is_finite():
-                raise InvalidValue(f"hours for {key}", "must be a finite number")
-            if amount != amount.to_integral_value() or amount < 0:
-                raise InvalidValue(f"hours for {key}", "must be a whole number of minutes")
-            minutes[key] = int(amount)
+        minutes = {key: minutes_of_hours(value, f"hours for {key}") for key, value in hours.items()}
         return cls.from_dict(minutes)
 
     def of(self, competence: Competence) -> int:

@@ -40,6 +40,7 @@ from domain.values import (
     Competence,
     HoursByCompetence,
     Role,
+    check_date,
     check_period,
     check_school_code,
     check_text,
@@ -100,9 +101,8 @@ VALUE_TYPES: tuple[type[object], ...] = (AppealRecord,)
 
 
 def _check_date(value: date, what: str) -> date:
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidValue(what, "must be a calendar date")
-    return value
+    """A calendar date within the years the domain accepts (values.check_date)."""
+    return check_date(value, what)
 
 
 def _check_hours(value: HoursByCompetence, what: str) -> dict[str, int]:

@@ -10,8 +10,9 @@ this process may mount one (root; skipped otherwise), and ``RLIMIT_FSIZE`` set i
 ``miljo`` process before it starts (SIGXFSZ ignored, so writes fail with EFBIG as on a full
 disk): the limit variant always runs, so every machine has a full-disk test.
 
-Known failures (wrong keys are not detected; some errors surface as exit 1) are pinned by
-strict xfail tests and listed in docs/reliability.md.
+The failures these tests found (wrong keys not detected, unreadable payloads and keyring
+errors surfacing as exit 1) are fixed; the tests that pinned them now check the fix
+(docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -372,11 +373,11 @@ def _replace_key(path: Path) -> bytes:
 ALL_KEYS: Final = (PAYLOAD_KEY, MASTER_KEY, INDEX_KEY, SEALING_KEY)
 
 
-@pytest.mark.parametrize("key", [PAYLOAD_KEY, MASTER_KEY, INDEX_KEY])
-def test_reading_with_a_wrong_key_changes_nothing(store: StoreUnderTest, key: str) -> None:
-    """Another valid key in place of the right one: the read fails (or finds no such student)
-    without writing anything and without showing anyone's data. (With a wrong sealing key a
-    read succeeds and its access-log entry breaks the chain: see the xfail below.)"""
+@pytest.mark.parametrize("key", ALL_KEYS)
+def test_reading_with_a_wrong_key_is_a_store_error(store: StoreUnderTest, key: str) -> None:
+    """Another valid key in place of the right one: refused when the store is opened (exit 7,
+    naming the key file), without writing anything (not even the read's access-log entry,
+    which a wrong sealing key would chain wrongly) and without showing anyone's data."""
     keys = store.location.keys_dir
     assert keys is not None
     before = committed(store)
@@ -385,40 +386,19 @@ def test_reading_with_a_wrong_key_changes_nothing(store: StoreUnderTest, key: st
         result = invoke(store, *READ)
     finally:
         (keys / key).write_bytes(original)
-    failed_with(result, exit_codes.INTERNAL_ERROR, exit_codes.NOT_FOUND, exit_codes.STORE_ERROR)
+    line = failed_with(result, exit_codes.STORE_ERROR)
+    assert f"key file {keys / key} does not belong to this store" in line
     assert "Sølvi" not in result.stdout + result.stderr
     assert committed(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.errors.classify: MapperDeserialisationError (a payload that does not "
-    "authenticate: wrong payload or master key, or tampered data) is not a PersistenceError, "
-    "so the user gets 'internal error' (exit 1) instead of a store error (exit 7)",
-)
-@pytest.mark.parametrize("key", [PAYLOAD_KEY, MASTER_KEY])
-def test_reading_with_a_wrong_key_is_a_store_error(store: StoreUnderTest, key: str) -> None:
-    keys = store.location.keys_dir
-    assert keys is not None
-    original = _replace_key(keys / key)
-    try:
-        failed_with(invoke(store, *READ), exit_codes.STORE_ERROR)
-    finally:
-        (keys / key).write_bytes(original)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="adapters.bootstrap.open_store never checks that the keys belong to the store: "
-    "with a wrong payload, master or sealing key a write is committed that the right key "
-    "cannot read (or that breaks the chain); with a wrong index key a student number is "
-    "registered a second time; with a wrong sealing key even a read (its access-log entry) "
-    "breaks the chain",
-)
 @pytest.mark.parametrize("key", ALL_KEYS)
 def test_writing_with_a_wrong_key_is_refused_and_writes_nothing(
     store: StoreUnderTest, key: str
 ) -> None:
+    """Was committed: with a wrong payload or master key a write the right key cannot read,
+    with a wrong index key a second registration of S-1, with a wrong sealing key a broken
+    chain. Now open_store checks the keys' fingerprints first."""
     keys = store.location.keys_dir
     assert keys is not None
     before = committed(store)
@@ -436,7 +416,93 @@ def test_writing_with_a_wrong_key_is_refused_and_writes_nothing(
     after = committed(store)  # raises if the chain no longer verifies
     assert after == before
     for result in results:
-        failed_with(result, exit_codes.STORE_ERROR)
+        line = failed_with(result, exit_codes.STORE_ERROR)
+        assert f"key file {keys / key} does not belong to this store" in line
+        assert "Sølvi" not in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored data that does not authenticate (damaged or tampered with)
+# ---------------------------------------------------------------------------------------------
+
+
+def _flip_last_byte(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+def _student_id(store: StoreUnderTest, number: str) -> UUID:
+    with opened(store) as miljo:
+        return miljo.find_student(ADMIN, school=SCHOOL, student_number=number)
+
+
+@contextlib.contextmanager
+def tampered(path: Path, table: str, where: str, args: tuple[object, ...]) -> Iterator[int]:
+    """Flip one bit at the end of each matching row's BLOB (its AES-GCM tag), then put the
+    rows back as they were. Yields how many rows were changed."""
+    column = {"stored_events": "state", "data_keys": "wrapped"}[table]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            f"SELECT rowid, {column} FROM {table} WHERE {where}",  # noqa: S608 - constants
+            args,
+        ).fetchall()
+        with db:
+            for rowid, blob in rows:
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE rowid = ?",  # noqa: S608
+                    (_flip_last_byte(blob), rowid),
+                )
+    try:
+        yield len(rows)
+    finally:
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            for rowid, blob in rows:
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE rowid = ?",  # noqa: S608
+                    (blob, rowid),
+                )
+
+
+def test_a_stored_event_that_does_not_authenticate_is_a_store_error(
+    sqlite: StoreUnderTest,
+) -> None:
+    """Was exit 1 "internal error (MapperDeserialisationError)". The message names the likely
+    causes and shows nothing of the event."""
+    path = sqlite.location.db_path
+    assert path is not None
+    before = committed(sqlite)
+    student = _student_id(sqlite, "S-1")
+    with tampered(path, "stored_events", "originator_id = ?", (student.hex,)) as changed:
+        assert changed == 2  # the registration and the observation
+        result = invoke(sqlite, *READ)
+        write = invoke(sqlite, *WRITE[:5], "S-1", *WRITE[6:])
+    for attempt in (result, write):
+        line = failed_with(attempt, exit_codes.STORE_ERROR)
+        assert line == (
+            "miljo: error: store problem: a stored event cannot be read: its data does not "
+            "authenticate; the key files may not belong to this store (wrong payload or "
+            "master key), or the stored data is damaged"
+        )
+        assert "Sølvi" not in attempt.stdout + attempt.stderr
+    assert committed(sqlite) == before
+
+
+def test_a_data_key_that_does_not_open_is_a_store_error_naming_the_keyring(
+    sqlite: StoreUnderTest,
+) -> None:
+    keys = sqlite.location.keys_dir
+    assert keys is not None
+    before = committed(sqlite)
+    student = _student_id(sqlite, "S-1")
+    with tampered(keys / KEYRING_FILE, "data_keys", "subject = ?", (str(student),)) as changed:
+        assert changed == 2  # the student's archival and erasable keys
+        result = invoke(sqlite, *READ)
+    line = failed_with(result, exit_codes.STORE_ERROR)
+    assert (
+        f"store problem: a stored event cannot be read: a data key in the keyring "
+        f"{keys / KEYRING_FILE} does not open with the master key" in line
+    )
+    assert "Sølvi" not in result.stdout + result.stderr
+    assert committed(sqlite) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,13 +594,6 @@ def _disk_commands(n: int) -> list[tuple[str, ...]]:
     ]  # fmt: skip
 
 
-def _known_keyring_bug(attempt: Attempt) -> bool:
-    """A registration whose keyring write fails surfaces as exit 1 (see the xfail below)."""
-    return (
-        attempt.command == "register" and attempt.code == 1 and "OperationalError" in attempt.line
-    )
-
-
 def _sweep(
     store: StoreUnderTest, levels: Sequence[int], run: Callable[[int, int], list[Attempt]]
 ) -> tuple[list[Attempt], int]:
@@ -553,7 +612,7 @@ def _sweep(
         )
         assert kept(before, after)
         for attempt in tried:
-            if attempt.code != exit_codes.OK and not _known_keyring_bug(attempt):
+            if attempt.code != exit_codes.OK:
                 assert attempt.code == exit_codes.STORE_ERROR, attempt.line
         events = after.events
         attempts.extend(tried)
@@ -613,16 +672,19 @@ def _report_disk(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     refused = [a for a in attempts if a.code == exit_codes.STORE_ERROR]
+    succeeded = sum(a.code == exit_codes.OK for a in attempts)
     assert refused, "the disk was never full enough to refuse a command"
-    assert any(a.code == exit_codes.OK for a in attempts), "no command ever succeeded"
+    assert succeeded, "no command ever succeeded"
+    assert succeeded + len(refused) == len(attempts)  # exit 0 or 7, never anything else
     report(
         f"damaged[full-disk:{how}]",
         {
             "levels_bytes": "/".join(str(level) for level in levels),
             "commands_tried": len(attempts),
-            "succeeded": sum(a.code == exit_codes.OK for a in attempts),
+            "succeeded": succeeded,
             "refused_exit_7": len(refused),
-            "internal_error_exit_1_on_keyring_write": sum(map(_known_keyring_bug, attempts)),
+            "refused_in_the_keyring": sum("keyring" in a.line for a in refused),
+            "other_exit_codes": len(attempts) - len(refused) - succeeded,
             "events_after": events,
             "committed_events_lost": 0,
         },
@@ -631,12 +693,9 @@ def _report_disk(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adapters.protection.Keyring lets sqlite3 errors escape (database is locked, disk "
-    "full) and cli.errors.classify does not map them: exit 1 instead of 7",
-)
 def test_a_keyring_that_cannot_be_written_is_a_store_error(sqlite: StoreUnderTest) -> None:
+    """Was exit 1 "internal error (OperationalError)": the keyring's sqlite3 errors were
+    neither wrapped nor mapped. (A full disk while the keys are written is in the sweeps.)"""
     keys = sqlite.location.keys_dir
     assert keys is not None
     before = committed(sqlite)
@@ -648,7 +707,16 @@ def test_a_keyring_that_cannot_be_written_is_a_store_error(sqlite: StoreUnderTes
         holder.execute("ROLLBACK")
         holder.close()
     assert committed(sqlite) == before
-    failed_with(result, exit_codes.STORE_ERROR)
+    line = failed_with(result, exit_codes.STORE_ERROR)
+    assert line == (
+        f"miljo: error: store problem: keyring {keys / KEYRING_FILE} cannot be written: "
+        "database is locked"
+    )
+    # Nothing half-done: once the lock is gone the same registration succeeds, whole.
+    assert invoke(sqlite, *REGISTER).exit_code == exit_codes.OK
+    after = committed(sqlite)
+    assert after.events == before.events + 2
+    assert kept(before, after)
 
 
 def test_no_space_at_all_is_reported_not_a_crash(tmp_path: Path) -> None:
