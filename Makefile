@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $@
 
 demo: setup
-	$(BIN)/miljo demo --fresh
+	$(BIN)/miljo demo --replace
 
 lint: setup
 	$(BIN)/ruff check .
