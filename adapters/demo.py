@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -820,7 +821,7 @@ def _hours(
     )
 
 
-class _School:
+class _School(ABC):
     model: SchoolModel
     arenas: tuple[tuple[Arena, int], ...] = (
         (Arena.CLASSROOM, 4),
@@ -1028,8 +1029,9 @@ class _School:
             pupil.focus = True
         self.focus = [p for p in self.pupils if p.focus]
 
+    @abstractmethod
     def choose_continuing(self) -> list[_Continuing]:
-        raise NotImplementedError
+        """Each school model does this its own way."""
 
     def reserve(self, candidates: Sequence[_Pupil]) -> _Pupil:
         """A storyline student: not reserved, no vedtak yet; becomes a focus student."""
@@ -1043,8 +1045,9 @@ class _School:
             self.focus.append(pupil)
         return pupil
 
+    @abstractmethod
     def initial_assignments(self) -> None:
-        raise NotImplementedError
+        """Each school model does this its own way."""
 
     def assign(
         self,
@@ -1399,12 +1402,14 @@ class _School:
         if day.isoweekday() == 5 and day >= date(2024, 8, 30):
             self.e.at(day, _hm(15, 0), self.record_deliveries)
 
+    @abstractmethod
     def plan_rhythm(self, day: date) -> None:
         """Plan the meetings (and other routines) of ``day``, the next school day."""
-        raise NotImplementedError
+        """Each school model does this its own way."""
 
+    @abstractmethod
     def plan_storylines(self) -> None:
-        raise NotImplementedError
+        """Each school model does this its own way."""
 
     def plan_observations(self, day: date) -> None:
         expected = self.student_count * self.observations_per_student_day
