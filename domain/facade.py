@@ -325,14 +325,15 @@ class Miljo:
 
     def _run(self, what: str, command: Callable[[datetime], T]) -> T:
         """Run ``command`` (load, decide, save) with bounded retries on write conflicts."""
-        for attempt in range(1, self.max_attempts + 1):
-            at = self._now()
+        for _retry in range(self.max_attempts - 1):
             try:
-                return command(at)
+                return command(self._now())
             except IntegrityError:
-                if attempt == self.max_attempts:
-                    raise ConcurrencyConflict(what, attempt) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+                continue  # another writer got there first: reload and decide again
+        try:
+            return command(self._now())
+        except IntegrityError:
+            raise ConcurrencyConflict(what, self.max_attempts) from None
 
     # -- access policy (domain.policy) ----------------------------------------------------------
 
