@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
+from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from adapters.chain import SingleWriterWatch, SQLiteWriteWatch
 from adapters.keys import (
     FINGERPRINT_TABLE,
     INDEX_KEY,
@@ -44,7 +47,7 @@ from adapters.protection import (
 )
 from adapters.system import RandomIds, SystemClock
 from adapters.views import SQLiteViewStore, ViewError
-from domain.application import MiljoApplication
+from domain.application import DEFAULT_CACHE_SIZE, MiljoApplication, WriteWatch
 from domain.facade import Miljo
 from domain.legal import LegalReferences
 from domain.ports import Clock, IdFactory, KeyedHasher, Protection, ViewStore
@@ -311,7 +314,6 @@ def _env(location: StoreLocation) -> dict[str, str]:
         "PERSISTENCE_MODULE": "adapters.chain:MiljoSQLiteFactory",
         "SQLITE_DBNAME": str(location.db_path),
         "SQLITE_LOCK_TIMEOUT": "10",
-        "AGGREGATE_CACHE_MAXSIZE": "500",
         ENV_KEYS_DIR: str(location.keys_dir),
         **PROTECTION,
     }
@@ -323,13 +325,18 @@ def _application(
     *,
     create_tables: bool = False,
 ) -> MiljoApplication:
-    env = (
-        _env(location)
-        if target is None
-        else _postgres_env(location, target, create_tables=create_tables)
-    )
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": str(DEFAULT_CACHE_SIZE),
+        **(
+            _env(location)
+            if target is None
+            else _postgres_env(location, target, create_tables=create_tables)
+        ),
+    }
     try:
-        return MiljoApplication(env=env)
+        app = MiljoApplication(env=env)
+        app.repository.write_watch = _write_watch(app)
+        return app
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None
     except (ProtectionError, KeyFileError) as error:
@@ -339,6 +346,17 @@ def _application(
         if type(error).__module__.startswith(("eventsourcing", "psycopg")):
             raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None
         raise
+
+
+def _write_watch(app: MiljoApplication) -> WriteWatch | None:
+    """How the repository learns that someone else wrote (docs/adr/0013). PostgreSQL has
+    none: its cached aggregates are fast-forwarded with a SELECT on every load."""
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return SQLiteWriteWatch(recorder.datastore)
+    if isinstance(recorder, POPOApplicationRecorder):
+        return SingleWriterWatch()
+    return None
 
 
 def _postgres_views(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +25,7 @@ import attrs
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
+    SQLiteConnection,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
@@ -124,6 +127,42 @@ class MiljoSQLiteFactory(SQLiteFactory):
         if self.env_create_table():
             recorder.create_table()
         return recorder
+
+
+class SQLiteWriteWatch:
+    """``domain.application.WriteWatch`` for an SQLite store: ``PRAGMA data_version``.
+
+    SQLite changes a connection's ``data_version`` whenever *another* connection (of this
+    process or any other) has committed to the database, never for the connection's own
+    commits. The watch remembers the value last seen on each of the library's pooled
+    connections and moves its epoch on whenever one has changed (or a connection is new),
+    so the repository fast-forwards its cached aggregates after any outside write, and
+    skips the per-load ``SELECT`` while this process is the only writer.
+    """
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        self._lock = threading.Lock()
+        self._seen: weakref.WeakKeyDictionary[SQLiteConnection, int] = weakref.WeakKeyDictionary()
+        self._epoch = 0
+
+    def __call__(self) -> int:
+        with self.datastore.get_connection(commit=False) as connection:
+            cursor = connection.cursor()
+            with cursor as sqlite_cursor:
+                version = int(sqlite_cursor.execute("PRAGMA data_version").fetchone()[0])
+            with self._lock:
+                if self._seen.get(connection) != version:
+                    self._seen[connection] = version
+                    self._epoch += 1
+                return self._epoch
+
+
+class SingleWriterWatch:
+    """``domain.application.WriteWatch`` for an in-memory store: nobody else can write."""
+
+    def __call__(self) -> int:
+        return 0
 
 
 @attrs.frozen

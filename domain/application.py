@@ -6,12 +6,16 @@ process environment), so an embedding program cannot be reconfigured by a stray 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from copy import deepcopy
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from eventsourcing.application import Application, Repository
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.persistence import JSONTranscoder, Recording
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from domain.casefile import VALUE_TYPES as CASEFILE_VALUE_TYPES
@@ -57,8 +61,51 @@ def project_events(aggregate: Any, domain_events: Iterable[Any]) -> Any:
     return aggregate
 
 
+#: Aggregates kept in one process's cache (least recently used go first). A cached student
+#: takes about 10 kB (a 10k store's 1,177 students: 12 MB); a school's team and index
+#: aggregates are larger but few. 4,000 entries hold every student of a large school group
+#: (about 40 MB) and the working set of a municipality's coordinators (docs/adr/0013).
+DEFAULT_CACHE_SIZE = 4000
+
+
+class WriteWatch(Protocol):
+    """Tells the repository whether anyone else may have written to the store.
+
+    Returns a number that stays the same as long as no other writer (another process, or
+    another connection) has committed since the previous call, and changes otherwise.
+    Set by the composition root (SQLite: ``PRAGMA data_version``); without one, every
+    cached aggregate is fast-forwarded from the store on every load.
+    """
+
+    def __call__(self) -> int: ...
+
+
 class MiljoRepository(Repository[UUID]):
-    """The library's repository with :func:`project_events` as the default projector."""
+    """The library's repository with :func:`project_events` as the default projector and an
+    aggregate cache the facade can use without copying (docs/adr/0013).
+
+    * ``get(..., deepcopy_from_cache=False)`` hands out the cached object itself. Only a
+      caller that holds :attr:`lock` for the whole command, and calls :meth:`evict` for
+      every aggregate it loaded when the command fails before its save completed, may use it
+      (``domain.facade.Miljo`` does). Every other caller gets a deep copy, as with the
+      library.
+    * A cached aggregate is fast-forwarded from the store only when :attr:`write_watch`
+      says someone else may have written since it was last brought up to date; without a
+      watch it is fast-forwarded on every load (the library's behaviour).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Held by a caller for the whole of a command or query on cached aggregates.
+        self.lock = threading.RLock()
+        self.write_watch: WriteWatch | None = None
+        self._epochs = itertools.count(1)
+        #: Per cached aggregate: the watch's epoch at which it was last up to date.
+        self._synced: dict[UUID, int] = {}
+
+    def _epoch(self) -> int:
+        watch = self.write_watch
+        return watch() if watch is not None else -next(self._epochs)
 
     def get(
         self,
@@ -69,13 +116,65 @@ class MiljoRepository(Repository[UUID]):
         fastforward_skipping: bool = False,
         deepcopy_from_cache: bool = True,
     ) -> Any:
-        return super().get(
-            aggregate_id,
-            version=version,
-            projector_func=projector_func,
-            fastforward_skipping=fastforward_skipping,
-            deepcopy_from_cache=deepcopy_from_cache,
-        )
+        cache = self.cache
+        if cache is None or version is not None:
+            return self._reconstruct_aggregate(aggregate_id, version, projector_func)
+        with self.lock:
+            # Read the watch before the store: a write committed after this point changes
+            # the next reading, so the next load fast-forwards.
+            epoch = self._epoch()
+            try:
+                aggregate: Any = cache.get(aggregate_id)
+            except KeyError:
+                aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+                self._put(aggregate_id, aggregate)
+            else:
+                if self._synced.get(aggregate_id) != epoch:
+                    new_events = self.event_store.get(
+                        originator_id=aggregate_id, gt=aggregate.version
+                    )
+                    try:
+                        aggregate = projector_func(aggregate, new_events)
+                    except BaseException:
+                        self.evict([aggregate_id])  # half fast-forwarded: not to be trusted
+                        raise
+            self._synced[aggregate_id] = epoch
+            if deepcopy_from_cache and self.deepcopy_from_cache:
+                return deepcopy(aggregate)
+            return aggregate
+
+    def _put(self, aggregate_id: UUID, aggregate: Any) -> None:
+        cache = self.cache
+        if cache is None:
+            return
+        cache.put(aggregate_id, aggregate)
+        if len(self._synced) > 2 * len(cache.cache) + 100:
+            # Forget the epochs of aggregates the cache has let go (amortised).
+            self._synced = {k: v for k, v in self._synced.items() if k in cache.cache}
+
+    def evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop aggregates from the cache (a failed command may have changed them)."""
+        with self.lock:
+            for aggregate_id in aggregate_ids:
+                self._synced.pop(aggregate_id, None)
+                if self.cache is not None:
+                    with contextlib.suppress(KeyError):
+                        self.cache.get(aggregate_id, evict=True)
+
+    def saved(self, aggregates: Mapping[UUID, Any]) -> None:
+        """After a successful save: an aggregate saved from an object other than the cached
+        one (a copy a caller loaded itself) leaves the cached one behind: drop it."""
+        cache = self.cache
+        if cache is None:
+            return
+        with self.lock:
+            for aggregate_id, aggregate in aggregates.items():
+                try:
+                    cached: Any = cache.get(aggregate_id)
+                except KeyError:
+                    continue
+                if cached is not aggregate:
+                    self.evict([aggregate_id])
 
 
 #: Older snapshots are kept only at multiples of this many intervals (a ladder for as-of
@@ -94,18 +193,33 @@ class MiljoApplication(Application[UUID]):
         SNAPSHOT_INTERVALS, project_events
     )
 
-    def construct_repository(self) -> Repository[UUID]:
+    #: The repository, typed as miljo's own (the library types it as its base class).
+    repository: MiljoRepository
+
+    def construct_repository(self) -> MiljoRepository:
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return MiljoRepository(
             event_store=self.events,
             snapshot_store=self.snapshots,
             cache_maxsize=int(maxsize) if maxsize else None,
-            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
-            fastforward_skipping=strtobool(
-                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
-            ),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
         )
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's recording, keeping the aggregate cache true to the store: an
+        aggregate whose save failed (a conflict, a full disk) already holds the refused
+        events' changes, so it leaves the cache; one saved from a copy replaces nothing."""
+        try:
+            recordings = self.events.put(
+                processing_event.events,
+                tracking=processing_event.tracking,
+                **processing_event.saved_kwargs,
+            )
+        except BaseException:
+            self.repository.evict(processing_event.aggregates)
+            raise
+        self.repository.saved(processing_event.aggregates)
+        return recordings
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         settings: dict[str, str] = {"IS_SNAPSHOTTING_ENABLED": "y"}

@@ -11,10 +11,11 @@ Obtain an instance from the composition root (``adapters.bootstrap.open_store``)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 import attrs
@@ -81,6 +82,7 @@ from domain.vedtak import Vedtak, VedtakKind, VedtakStatus
 
 T = TypeVar("T")
 A = TypeVar("A", bound=MiljoAggregate)
+P = ParamSpec("P")
 
 DEFAULT_MAX_ATTEMPTS = 5
 
@@ -262,6 +264,19 @@ class MeetingView:
 # ---------------------------------------------------------------------------------------------
 
 
+def _exclusive(method: Callable[Concatenate[Miljo, P], T]) -> Callable[Concatenate[Miljo, P], T]:
+    """Run a facade method holding the repository's lock: commands change cached aggregates
+    in place (no copies, docs/adr/0013-command-path-cache.md), so no other thread of this
+    process may read or change one at the same time."""
+
+    @functools.wraps(method)
+    def exclusive(self: Miljo, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.app.repository.lock:
+            return method(self, *args, **kwargs)
+
+    return exclusive
+
+
 class Miljo:
     """The typed embedding API of miljo. See README.md for an example."""
 
@@ -285,6 +300,8 @@ class Miljo:
         self.hasher = hasher
         self.legal = legal
         self.max_attempts = max_attempts
+        #: Aggregates loaded by the command running now (:meth:`_attempt`), else None.
+        self._loaded: list[MiljoAggregate] | None = None
 
     def close(self) -> None:
         self.views.close()
@@ -304,9 +321,18 @@ class Miljo:
     def _today(self, at: datetime) -> date:
         return local_date(at)
 
+    def _load(self, aggregate_id: UUID) -> object:
+        """The cached aggregate itself (no copy): the caller holds the repository's lock
+        (:func:`_exclusive`), and a command that fails evicts what it loaded (:meth:`_run`).
+        Queries read it and hand out only values built from it."""
+        aggregate: object = self.app.repository.get(aggregate_id, deepcopy_from_cache=False)
+        if self._loaded is not None and isinstance(aggregate, MiljoAggregate):
+            self._loaded.append(aggregate)
+        return aggregate
+
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            aggregate: object = self.app.repository.get(aggregate_id)
+            aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(what, aggregate_id) from None
         if not isinstance(aggregate, cls):
@@ -315,7 +341,7 @@ class Miljo:
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate: object = self.app.repository.get(aggregate_id)
+            aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -325,15 +351,37 @@ class Miljo:
 
     def _run(self, what: str, command: Callable[[datetime], T]) -> T:
         """Run ``command`` (load, decide, save) with bounded retries on write conflicts."""
-        for _retry in range(self.max_attempts - 1):
+        with self.app.repository.lock:
+            for _retry in range(self.max_attempts - 1):
+                try:
+                    return self._attempt(command)
+                except IntegrityError:
+                    continue  # another writer got there first: reload and decide again
             try:
-                return command(self._now())
+                return self._attempt(command)
             except IntegrityError:
-                continue  # another writer got there first: reload and decide again
+                raise ConcurrencyConflict(what, self.max_attempts) from None
+
+    def _attempt(self, command: Callable[[datetime], T]) -> T:
+        """One try of a command on cached aggregates. If it fails for any reason before its
+        save completed (a refused rule, a conflict, a full disk, a bug), every aggregate it
+        loaded may hold changes the store does not: they leave the cache, and the next
+        command loads them from the store. So does one it changed but did not save."""
+        outer, self._loaded = self._loaded, []
+        loaded = self._loaded
         try:
-            return command(self._now())
-        except IntegrityError:
-            raise ConcurrencyConflict(what, self.max_attempts) from None
+            result = command(self._now())
+        except BaseException:
+            self.app.repository.evict(a.id for a in loaded)
+            raise
+        finally:
+            self._loaded = outer
+            if outer is not None:
+                outer.extend(loaded)
+        unsaved = [a.id for a in loaded if a.pending_events]
+        if unsaved:
+            self.app.repository.evict(unsaved)
+        return result
 
     # -- access policy (domain.policy) ----------------------------------------------------------
 
@@ -470,6 +518,7 @@ class Miljo:
 
     # -- schools ---------------------------------------------------------------------------------
 
+    @_exclusive
     def register_school(
         self, actor: Actor, *, code: str, name: str, first_trinn: int, last_trinn: int
     ) -> UUID:
@@ -491,6 +540,7 @@ class Miljo:
 
         return self._run("register school", command)
 
+    @_exclusive
     def add_class(self, actor: Actor, *, school: str, trinn: int, class_name: str) -> None:
         self._authorize(actor, "add_class")
 
@@ -501,6 +551,7 @@ class Miljo:
 
         self._run("add class", command)
 
+    @_exclusive
     def school(self, actor: Actor, code: str) -> SchoolView:
         self._authorize(actor, "school")
         aggregate = self._school(code)
@@ -514,6 +565,7 @@ class Miljo:
             active_students=len(aggregate.active_students),
         )
 
+    @_exclusive
     def students_of(self, actor: Actor, school: str) -> list[UUID]:
         """Ids of the school's active students (no personal data)."""
         self._authorize(actor, "students_of")
@@ -521,6 +573,7 @@ class Miljo:
 
     # -- students --------------------------------------------------------------------------------
 
+    @_exclusive
     def register_student(
         self,
         actor: Actor,
@@ -557,6 +610,7 @@ class Miljo:
 
         return self._run("register student", command)
 
+    @_exclusive
     def find_student(self, actor: Actor, *, school: str, student_number: str) -> UUID:
         """Resolve school + student number to the student's id (NotFound if unknown)."""
         self._authorize(actor, "find_student")
@@ -565,6 +619,7 @@ class Miljo:
             raise NotFound("student", f"number at school {school}")
         return found
 
+    @_exclusive
     def student_summary(self, actor: Actor, student_id: UUID) -> StudentSummary:
         self._authorize(actor, "student_summary", student_id=student_id)
         student = self._student(student_id)
@@ -576,6 +631,7 @@ class Miljo:
             is_active=student.is_active,
         )
 
+    @_exclusive
     def student_case(
         self, actor: Actor, student_id: UUID, *, reason: str | None = None
     ) -> StudentCase:
@@ -594,6 +650,7 @@ class Miljo:
         self._log_read(actor, student_id, "case", reason, decision)
         return _student_case(student, case)
 
+    @_exclusive
     def access_log(self, actor: Actor, student_id: UUID) -> list[AccessEntry]:
         """Reads of a student's case (innsynslogg): when, who, role, what, why, and whether
         it was a break-glass read. For the privacy officer and the person concerned."""
@@ -624,6 +681,7 @@ class Miljo:
 
         return self._run(what, command)
 
+    @_exclusive
     def change_class(
         self,
         actor: Actor,
@@ -649,6 +707,7 @@ class Miljo:
 
         self._run("change class", command)
 
+    @_exclusive
     def record_departure(
         self,
         actor: Actor,
@@ -671,6 +730,7 @@ class Miljo:
 
         self._run("record departure", command)
 
+    @_exclusive
     def record_observation(
         self,
         actor: Actor,
@@ -700,6 +760,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "record an observation", act)
 
+    @_exclusive
     def correct_observation(
         self,
         actor: Actor,
@@ -733,6 +794,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "correct an observation", act)
 
+    @_exclusive
     def raise_concern(self, actor: Actor, student_id: UUID, *, summary: str) -> UUID:
         self._authorize(actor, "raise_concern", student_id=student_id)
         concern_id = self.ids.new_id()
@@ -743,6 +805,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "raise a concern", act)
 
+    @_exclusive
     def record_consent(
         self,
         actor: Actor,
@@ -774,6 +837,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "record a consent", act)
 
+    @_exclusive
     def withdraw_consent(
         self,
         actor: Actor,
@@ -794,6 +858,7 @@ class Miljo:
 
         self._student_command(actor, student_id, "withdraw a consent", act)
 
+    @_exclusive
     def make_referral(
         self,
         actor: Actor,
@@ -819,6 +884,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "make a referral", act)
 
+    @_exclusive
     def change_referral_status(
         self,
         actor: Actor,
@@ -841,6 +907,7 @@ class Miljo:
 
         self._student_command(actor, student_id, "change a referral's status", act)
 
+    @_exclusive
     def create_aktivitetsplan(
         self,
         actor: Actor,
@@ -870,6 +937,7 @@ class Miljo:
 
         return self._student_command(actor, student_id, "create an aktivitetsplan", act)
 
+    @_exclusive
     def evaluate_aktivitetsplan(
         self,
         actor: Actor,
@@ -894,6 +962,7 @@ class Miljo:
 
         self._student_command(actor, student_id, "evaluate an aktivitetsplan", act)
 
+    @_exclusive
     def close_aktivitetsplan(
         self,
         actor: Actor,
@@ -918,6 +987,7 @@ class Miljo:
 
     # -- restriction and erasure -------------------------------------------------------------
 
+    @_exclusive
     def restrict_records(
         self,
         actor: Actor,
@@ -938,6 +1008,7 @@ class Miljo:
 
         self._student_command(actor, student_id, "restrict records", act)
 
+    @_exclusive
     def lift_restriction(
         self,
         actor: Actor,
@@ -956,6 +1027,7 @@ class Miljo:
 
         self._student_command(actor, student_id, "lift a restriction", act)
 
+    @_exclusive
     def erase_personal_data(
         self,
         actor: Actor,
@@ -988,6 +1060,7 @@ class Miljo:
 
     # -- vedtak ----------------------------------------------------------------------------------
 
+    @_exclusive
     def open_vedtak(
         self, actor: Actor, student_id: UUID, *, kind: str, opened_on: date | None = None
     ) -> UUID:
@@ -1033,6 +1106,7 @@ class Miljo:
 
         return self._run(what, command)
 
+    @_exclusive
     def record_recommendation(
         self,
         actor: Actor,
@@ -1054,6 +1128,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def decide_vedtak(
         self,
         actor: Actor,
@@ -1087,6 +1162,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def send_vedtak_notice(
         self, actor: Actor, vedtak_id: UUID, *, notice_date: date | None = None
     ) -> date:
@@ -1107,6 +1183,7 @@ class Miljo:
 
         return self._vedtak_command(actor, vedtak_id, "send a vedtak notice", act)
 
+    @_exclusive
     def lodge_appeal(
         self,
         actor: Actor,
@@ -1130,6 +1207,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def resolve_appeal(
         self,
         actor: Actor,
@@ -1153,6 +1231,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def amend_vedtak(
         self,
         actor: Actor,
@@ -1184,6 +1263,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def record_delivery(
         self, actor: Actor, vedtak_id: UUID, *, week_of: date, minutes: HoursByCompetence
     ) -> None:
@@ -1195,6 +1275,7 @@ class Miljo:
             lambda v, at: v.record_delivery(week_of=week_of, minutes=minutes, actor=actor, at=at),
         )
 
+    @_exclusive
     def correct_delivery(
         self,
         actor: Actor,
@@ -1214,6 +1295,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def revoke_vedtak(
         self, actor: Actor, vedtak_id: UUID, *, reasons: str, revoked_on: date | None = None
     ) -> None:
@@ -1227,6 +1309,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def record_vedtak_expiry(
         self, actor: Actor, vedtak_id: UUID, *, on: date | None = None
     ) -> None:
@@ -1240,6 +1323,7 @@ class Miljo:
             lambda v, at: v.record_expiry(on=on or self._today(at), actor=actor, at=at),
         )
 
+    @_exclusive
     def vedtak(self, actor: Actor, vedtak_id: UUID, *, reason: str | None = None) -> VedtakView:
         """Read a vedtak (logged in the student's access log; a restricted vedtak needs a
         permitted role and a stated reason)."""
@@ -1275,6 +1359,7 @@ class Miljo:
 
     # -- team ------------------------------------------------------------------------------------
 
+    @_exclusive
     def form_team(self, actor: Actor, *, school: str, name: str) -> UUID:
         self._authorize(actor, "form_team")
 
@@ -1300,6 +1385,7 @@ class Miljo:
 
         return self._run(what, command)
 
+    @_exclusive
     def add_member(
         self,
         actor: Actor,
@@ -1325,6 +1411,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def change_position(
         self,
         actor: Actor,
@@ -1348,6 +1435,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def appoint_coordinator(
         self, actor: Actor, *, school: str, member_id: str, effective_from: date | None = None
     ) -> None:
@@ -1364,6 +1452,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def assign(
         self,
         actor: Actor,
@@ -1429,6 +1518,7 @@ class Miljo:
             limit = until.isoformat() if until else "its decision"
             raise VedtakRequired(f"an assignment under a vedtak must end by {limit}")
 
+    @_exclusive
     def end_assignment(
         self,
         actor: Actor,
@@ -1448,6 +1538,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def rotate_assignment(
         self, actor: Actor, *, school: str, assignment_id: UUID, to_member_id: str, on: date
     ) -> UUID:
@@ -1467,6 +1558,7 @@ class Miljo:
 
         return self._team_command(actor, school, "rotate an assignment", act)
 
+    @_exclusive
     def record_member_left(
         self, actor: Actor, *, school: str, member_id: str, left_on: date
     ) -> None:
@@ -1480,6 +1572,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def team(self, actor: Actor, school: str, *, on: date | None = None) -> TeamView:
         self._authorize(actor, "team")
         team = self._team(school)
@@ -1496,6 +1589,7 @@ class Miljo:
 
     # -- meetings --------------------------------------------------------------------------------
 
+    @_exclusive
     def schedule_meeting(
         self, actor: Actor, *, school: str, kind: str, scheduled_at: datetime
     ) -> UUID:
@@ -1542,6 +1636,7 @@ class Miljo:
 
         return self._run(what, command)
 
+    @_exclusive
     def add_participant(self, actor: Actor, meeting_id: UUID, *, person_id: str, role: str) -> None:
         self._authorize(actor, "add_participant", meeting_id=meeting_id)
         self._meeting_command(
@@ -1551,6 +1646,7 @@ class Miljo:
             lambda m, at: m.add_participant(person_id=person_id, role=role, actor=actor, at=at),
         )
 
+    @_exclusive
     def add_external_participant(self, actor: Actor, meeting_id: UUID, *, body: str) -> None:
         self._authorize(actor, "add_external_participant", meeting_id=meeting_id)
         self._meeting_command(
@@ -1562,6 +1658,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def add_agenda_item(
         self,
         actor: Actor,
@@ -1612,6 +1709,7 @@ class Miljo:
 
         return self._run("add agenda item", command)
 
+    @_exclusive
     def record_note(self, actor: Actor, meeting_id: UUID, *, item_id: UUID, text: str) -> None:
         self._authorize(actor, "record_note", meeting_id=meeting_id)
         self._meeting_command(
@@ -1621,6 +1719,7 @@ class Miljo:
             lambda m, at: m.record_note(item_id=item_id, text=text, actor=actor, at=at),
         )
 
+    @_exclusive
     def record_decision(
         self,
         actor: Actor,
@@ -1650,6 +1749,7 @@ class Miljo:
 
         return self._meeting_command(actor, meeting_id, "record a decision", act)
 
+    @_exclusive
     def complete_action(
         self,
         actor: Actor,
@@ -1671,6 +1771,7 @@ class Miljo:
             ),
         )
 
+    @_exclusive
     def record_meeting_held(
         self, actor: Actor, meeting_id: UUID, *, held_at: datetime | None = None
     ) -> None:
@@ -1698,6 +1799,7 @@ class Miljo:
 
         self._run("record meeting held", command)
 
+    @_exclusive
     def close_minutes(self, actor: Actor, meeting_id: UUID) -> None:
         self._authorize(actor, "close_minutes", meeting_id=meeting_id)
         self._meeting_command(
@@ -1707,6 +1809,7 @@ class Miljo:
             lambda m, at: m.close_minutes(actor=actor, at=at),
         )
 
+    @_exclusive
     def amend_minutes(
         self,
         actor: Actor,
@@ -1732,6 +1835,7 @@ class Miljo:
 
         return self._meeting_command(actor, meeting_id, "amend the minutes", act)
 
+    @_exclusive
     def cancel_meeting(self, actor: Actor, meeting_id: UUID, *, reason: str) -> None:
         self._authorize(actor, "cancel_meeting", meeting_id=meeting_id)
         self._meeting_command(
@@ -1741,6 +1845,7 @@ class Miljo:
             lambda m, at: m.cancel(reason=reason, actor=actor, at=at),
         )
 
+    @_exclusive
     def meeting(self, actor: Actor, meeting_id: UUID, *, reason: str | None = None) -> MeetingView:
         """Read a meeting: agenda, notes, decisions. A meeting that names students is
         case content: the read is logged in each named student's access log."""
@@ -1797,6 +1902,7 @@ class Miljo:
             self.views, school=school, on=on or self._today(self._now()), trinn=trinn
         )
 
+    @_exclusive
     def history(
         self,
         actor: Actor,
@@ -1846,6 +1952,7 @@ class Miljo:
         aggregate: object = self.app.repository.get(aggregate_id, version=version)
         return aggregate if isinstance(aggregate, MiljoAggregate) else None
 
+    @_exclusive
     def student_case_as_of(
         self, actor: Actor, student_id: UUID, *, as_of: datetime, reason: str | None = None
     ) -> StudentCase | None:
@@ -1866,6 +1973,7 @@ class Miljo:
         case = self._aggregate_as_of(case_file_id(student_id), as_of)
         return _student_case(student, case if isinstance(case, CaseFile) else None)
 
+    @_exclusive
     def export_history(
         self, actor: Actor, student_id: UUID, *, reason: str | None = None
     ) -> list[dict[str, object]]:
@@ -1901,10 +2009,11 @@ def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
         registered_on=student.registered_on,
         is_active=student.is_active,
         observations=student.current_observations(),
-        concerns=student.concerns(),
+        # Copies: a concern's meeting list and a plan's measures are the cached aggregate's.
+        concerns=[attrs.evolve(c) for c in student.concerns()],
         consents=student.consents(),
         referrals=student.referrals(),
-        plans=student.plans(),
+        plans=[attrs.evolve(p) for p in student.plans()],
         vedtak_ids=case.linked("vedtak") if case else [],
         meeting_ids=case.linked("meeting") if case else [],
         version=student.version,
