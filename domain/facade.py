@@ -1055,6 +1055,7 @@ class Miljo:
         case = self._find(CaseFile, case_file_id(student_id))
         streams = [student_id, case_file_id(student_id), access_log_id(student_id)]
         streams += case.linked() if case is not None else []
+        self.app.repository.evict(streams)  # cached state holds the erased plaintext
         self.protection.purge_snapshots(streams)
         return deleted
 
