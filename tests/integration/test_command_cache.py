@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import attrs
@@ -442,7 +442,8 @@ def _all_text(value: object, depth: int = 0) -> str:
         return " ".join(_all_text(v, depth + 1) for v in value)
     if attrs.has(type(value)):
         return " ".join(
-            _all_text(getattr(value, f.name), depth + 1) for f in attrs.fields(type(value))
+            _all_text(getattr(value, f.name), depth + 1)
+            for f in attrs.fields(cast(Any, type(value)))
         )
     if hasattr(value, "__dict__"):
         return _all_text(vars(value), depth + 1)
