@@ -15,9 +15,11 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import JSONTranscoder, Recording
 from eventsourcing.utils import Environment, EnvType, strtobool
 
+from domain.base import MiljoAggregate
 from domain.casefile import VALUE_TYPES as CASEFILE_VALUE_TYPES
 from domain.casefile import AccessLog, CaseFile
 from domain.codec import register_value_types
@@ -204,6 +206,28 @@ class MiljoApplication(Application[UUID]):
             cache_maxsize=int(maxsize) if maxsize else None,
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
         )
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """The library's save. miljo's own aggregates are collected without the library's
+        runtime-Protocol ``isinstance`` checks (a tenth of a command's CPU); anything else
+        goes through the library's collection, in the given order."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, MiljoAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)
+        return recordings
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """The library's recording, keeping the aggregate cache true to the store: an
