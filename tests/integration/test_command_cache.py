@@ -448,3 +448,17 @@ def _all_text(value: object, depth: int = 0) -> str:
     if hasattr(value, "__dict__"):
         return _all_text(vars(value), depth + 1)
     return ""
+
+
+#: Facade methods that read no aggregate (views and the store only) and need no lock.
+UNLOCKED = frozenset({"close", "catch_up", "rebuild_views", "overview", "event_count"})
+
+
+def test_every_facade_method_on_aggregates_holds_the_lock() -> None:
+    """A new public method must hold the repository's lock (``@_exclusive``) or be listed
+    above as touching no aggregate: it would otherwise read state another thread changes."""
+    public = {
+        name for name, value in vars(Miljo).items() if callable(value) and not name.startswith("_")
+    }
+    unlocked = {name for name in public if not hasattr(getattr(Miljo, name), "__wrapped__")}
+    assert unlocked == UNLOCKED
