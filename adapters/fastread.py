@@ -22,20 +22,47 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import MapperDeserialisationError, Notification
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import resolve_topic
 
 from adapters.protection import MiljoCipher
+from adapters.transcoder import uuid_from_hex
 from domain.base import MiljoAggregate
 from domain.projection import Op, SchoolOf, project
 
 #: Marks a topic whose class is not a miljo event (nothing to project).
 _NOT_PROJECTED: Final = object()
+
+
+class NotificationRecord(Protocol):
+    """What a view store reads of a notification (the library's ``Notification`` has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+class StoredNotification(NamedTuple):
+    """A notification read straight from the SQLite events table (cheaper to build than the
+    library's frozen dataclass)."""
+
+    id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 def personal_field_missing(error: AttributeError, event: MiljoAggregate.Event) -> bool:
@@ -81,19 +108,15 @@ class EventReader:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def page(self, after: int, limit: int) -> Sequence[Notification]:
+    def page(self, after: int, limit: int) -> Sequence[NotificationRecord]:
         """Up to ``limit`` notifications after position ``after``, in order."""
         if self._db is None:
             return self.app.recorder.select_notifications(start=after + 1, limit=limit)
-        rows = self._db.execute(self._select, (after, limit)).fetchall()
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # plain tuples
+        rows = cursor.execute(self._select, (after, limit)).fetchall()
         return [
-            Notification(
-                id=row[0],
-                originator_id=_uuid(row[1]),
-                originator_version=row[2],
-                topic=row[3],
-                state=row[4],
-            )
+            StoredNotification(row[0], uuid_from_hex(row[1]), row[2], row[3], row[4])
             for row in rows
         ]
 
@@ -108,7 +131,7 @@ class EventReader:
             self._classes[topic] = cls
         return cls
 
-    def light(self, notification: Notification) -> MiljoAggregate.Event | None:
+    def light(self, notification: NotificationRecord) -> MiljoAggregate.Event | None:
         """The event without its personal fields (None if it is not a miljo event)."""
         cls = self._class(notification.topic)
         if cls is _NOT_PROJECTED:
@@ -142,9 +165,15 @@ class EventReader:
         light: MiljoAggregate.Event = event
         return light
 
-    def full(self, notification: Notification) -> MiljoAggregate.Event | None:
+    def full(self, notification: NotificationRecord) -> MiljoAggregate.Event | None:
         """The event as the application's mapper decodes it (every field opened)."""
-        event = self.app.mapper.to_domain_event(notification)
+        stored = StoredEvent(
+            originator_id=notification.originator_id,
+            originator_version=notification.originator_version,
+            topic=notification.topic,
+            state=notification.state,
+        )
+        event = self.app.mapper.to_domain_event(stored)
         return event if isinstance(event, MiljoAggregate.Event) else None
 
 
@@ -158,16 +187,12 @@ def _main_file(recorder: SQLiteApplicationRecorder) -> str:
     return ""
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 Projection = Callable[[MiljoAggregate.Event, int, SchoolOf], list[Op]]
 
 
 def project_notification(
     reader: EventReader,
-    notification: Notification,
+    notification: NotificationRecord,
     school_of: SchoolOf,
     projection: Projection = project,
 ) -> list[Op]:

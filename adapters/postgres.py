@@ -40,7 +40,6 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InterfaceError,
-    Notification,
     OperationalError,
     ProcessRecorder,
     StoredEvent,
@@ -60,7 +59,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.bootstrap import PostgresTarget, StoreError
 from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
-from adapters.fastread import EventReader, project_notification
+from adapters.fastread import EventReader, NotificationRecord, project_notification
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import SnapshotPruner, StoreProtection
 from adapters.views import (
@@ -646,7 +645,7 @@ class SqlViewStore(ABC):
                 progress(applied, max(total, applied))
         return applied
 
-    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
+    def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
         """Project ``notifications`` and advance the position, atomically.
 
         The page's row operations are collected per table (``adapters.views.Batch``) and

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 
-from adapters.fastread import EventReader, project_notification
+from adapters.fastread import EventReader, NotificationRecord, project_notification
 from domain.projection import (
     SCHEMA_VERSION,
     TABLES,
@@ -242,7 +241,7 @@ class SQLiteViewStore:
                 progress(applied, max(total, applied))
         return applied
 
-    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
+    def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
         """Project ``notifications`` and advance the position, atomically.
 
         The page's row operations are collected per table and written with ``executemany``
