@@ -64,12 +64,14 @@ from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import SnapshotPruner, StoreProtection
 from adapters.views import (
     DEFAULT_PAGE,
+    IN_FORCE,
     PREFIX,
     AlreadyTracked,
     Batch,
     Progress,
     ViewError,
     trim_school_cache,
+    where_clause,
 )
 from domain.projection import (
     SCHEMA_VERSION,
@@ -109,6 +111,7 @@ INTEGER_COLUMNS: Final = frozenset(
         "last_trinn",
         "miljoterapeut",
         "minutes",
+        "open",
         "pending",
         "position",
         "special_ed_teacher",
@@ -732,15 +735,28 @@ class SqlViewStore(ABC):
     # -- reading (domain.ports.ViewReader) -------------------------------------------------------
 
     def select(self, table: str, where: Mapping[str, object]) -> list[Row]:
-        spec = TABLES_BY_NAME[table]
-        unknown = set(where) - set(spec.columns)
-        if unknown:
-            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
-        clause = " AND ".join(f"{c} = {self.P}" for c in where) or "1 = 1"
+        clause = where_clause(table, where, self.P)
         return self._query(
             f"SELECT * FROM {self._t(table)} WHERE {clause}",  # noqa: S608
             list(where.values()),
         )
+
+    def select_in_force(self, table: str, where: Mapping[str, object], *, on: str) -> list[Row]:
+        clause = where_clause(table, where, self.P, ("valid_from", "valid_to"))
+        return self._query(
+            f"SELECT * FROM {self._t(table)} WHERE {clause} "  # noqa: S608
+            f"AND {IN_FORCE.format(p=self.P)}",
+            [*where.values(), on, on],
+        )
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        clause = where_clause(table, where, self.P, (column,))
+        rows = self._query(
+            f"SELECT MAX({column}) AS v FROM {self._t(table)} "  # noqa: S608
+            f"WHERE {clause} AND {column} IS NOT NULL",
+            list(where.values()),
+        )
+        return rows[0]["v"] if rows else None
 
     def observation_counts(
         self, *, school: str, since: str | None, trinn: int | None
@@ -749,9 +765,9 @@ class SqlViewStore(ABC):
             f"SELECT c.category AS k, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
             f"JOIN {self._t('observation_categories')} c ON c.observation_id = o.observation_id "
             f"JOIN {self._t('students')} s ON s.student_id = o.student_id "
-            f"WHERE s.school = {self.P} AND s.active = 1"
+            f"WHERE o.school = {self.P} AND s.school = {self.P} AND s.active = 1"
         )
-        params: list[object] = [school]
+        params: list[object] = [school, school]
         if since is not None:
             statement += f" AND o.recorded_at > {self.P}"
             params.append(since)

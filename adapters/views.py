@@ -126,6 +126,21 @@ class Batch:
         self.size = 0
 
 
+#: Rows in force on a date (two placeholders, both the date).
+IN_FORCE: Final = "valid_from <= {p} AND (valid_to IS NULL OR valid_to >= {p})"
+
+
+def where_clause(
+    table: str, where: Mapping[str, object], mark: str, needs: Sequence[str] = ()
+) -> str:
+    """``c1 = ? AND c2 = ?`` for a view table, refusing columns it does not have."""
+    spec = TABLES_BY_NAME[table]
+    unknown = (set(where) | set(needs)) - set(spec.columns)
+    if unknown:
+        raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
+    return " AND ".join(f"{c} = {mark}" for c in where) or "1 = 1"
+
+
 def _sqlite_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
     marks = ", ".join("?" for _ in columns)
     return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -302,15 +317,29 @@ class SQLiteViewStore:
     # -- reading (domain.ports.ViewReader) -------------------------------------------------------
 
     def select(self, table: str, where: Mapping[str, object]) -> list[dict[str, Any]]:
-        spec = TABLES_BY_NAME[table]
-        unknown = set(where) - set(spec.columns)
-        if unknown:
-            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
-        clause = " AND ".join(f"{c} = ?" for c in where) or "1 = 1"
+        clause = where_clause(table, where, "?")
         rows = self.db.execute(
             f"SELECT * FROM {PREFIX}{table} WHERE {clause}", list(where.values())
         ).fetchall()
         return [dict(row) for row in rows]
+
+    def select_in_force(
+        self, table: str, where: Mapping[str, object], *, on: str
+    ) -> list[dict[str, Any]]:
+        clause = where_clause(table, where, "?", ("valid_from", "valid_to"))
+        rows = self.db.execute(
+            f"SELECT * FROM {PREFIX}{table} WHERE {clause} AND {IN_FORCE.format(p='?')}",
+            [*where.values(), on, on],
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        clause = where_clause(table, where, "?", (column,))
+        row = self.db.execute(
+            f"SELECT MAX({column}) FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL",
+            list(where.values()),
+        ).fetchone()
+        return None if row is None else row[0]
 
     def observation_counts(
         self, *, school: str, since: str | None, trinn: int | None
@@ -319,9 +348,9 @@ class SQLiteViewStore:
             f"SELECT c.category, COUNT(*) FROM {PREFIX}observations o "
             f"JOIN {PREFIX}observation_categories c ON c.observation_id = o.observation_id "
             f"JOIN {PREFIX}students s ON s.student_id = o.student_id "
-            "WHERE s.school = ? AND s.active = 1"
+            "WHERE o.school = ? AND s.school = ? AND s.active = 1"
         )
-        params: list[object] = [school]
+        params: list[object] = [school, school]
         if since is not None:
             sql += " AND o.recorded_at > ?"
             params.append(since)

@@ -26,7 +26,7 @@ from domain.values import Competence
 from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: school and open columns, indexes for the overview (ADR 0014)
 
 
 @attrs.frozen
@@ -45,7 +45,7 @@ TABLES: Final = (
         "students",
         ("student_id", "school", "trinn", "class_name", "active"),
         ("student_id",),
-        (("school",),),
+        (("school", "active"),),
     ),
     Table(
         "vedtak",
@@ -67,7 +67,7 @@ TABLES: Final = (
             "appeal_deadline",
         ),
         ("vedtak_id",),
-        (("school",), ("student_id",)),
+        (("school", "valid_to"), ("student_id",)),
     ),
     Table(
         "members",
@@ -95,13 +95,22 @@ TABLES: Final = (
             "valid_to",
         ),
         ("assignment_id",),
-        (("school",), ("vedtak_id",)),
+        (("school", "valid_to"), ("vedtak_id",)),
     ),
     Table(
         "meetings",
-        ("meeting_id", "school", "kind", "scheduled_at", "held_at", "closed", "cancelled"),
+        (
+            "meeting_id",
+            "school",
+            "kind",
+            "scheduled_at",
+            "held_at",
+            "closed",
+            "cancelled",
+            "open",  # 1 while neither held nor cancelled
+        ),
         ("meeting_id",),
-        (("school",),),
+        (("school", "open"), ("school", "kind", "held_at")),
     ),
     Table("meeting_bodies", ("meeting_id", "body"), ("meeting_id", "body")),
     Table(
@@ -132,33 +141,34 @@ TABLES: Final = (
             "responsible",
             "due",
             "completed_on",
+            "open",  # 1 while it has a responsible and is not completed
         ),
         ("decision_id",),
-        (("school",),),
+        (("school", "open"),),
     ),
     Table(
         "concerns",
-        ("concern_id", "student_id", "raised_at", "discussed"),
+        ("concern_id", "student_id", "school", "raised_at", "discussed"),
         ("concern_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "discussed")),
     ),
     Table(
         "plans",
-        ("plan_id", "student_id", "evaluation_date", "closed"),
+        ("plan_id", "student_id", "school", "evaluation_date", "closed"),
         ("plan_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "closed")),
     ),
     Table(
         "referrals",
-        ("referral_id", "student_id", "body", "status", "made_on", "pending"),
+        ("referral_id", "student_id", "school", "body", "status", "made_on", "pending"),
         ("referral_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "pending")),
     ),
     Table(
         "observations",
-        ("observation_id", "student_id", "observed_at", "recorded_at"),
+        ("observation_id", "student_id", "school", "observed_at", "recorded_at"),
         ("observation_id",),
-        (("student_id",), ("recorded_at",)),
+        (("student_id",), ("school", "recorded_at")),
     ),
     Table(
         "observation_categories",
@@ -195,7 +205,12 @@ TABLES: Final = (
             "summary",
         ),
         ("position",),
-        (("student_id", "position"), ("stream_id", "version"), ("school", "position")),
+        (
+            ("student_id", "position"),
+            ("stream_id", "version"),
+            ("school", "position"),
+            ("school", "recorded_at"),
+        ),
     ),
 )
 
@@ -388,6 +403,7 @@ def _student_observation_recorded(
             {
                 "observation_id": oid,
                 "student_id": sid,
+                "school": school_of(sid),
                 "observed_at": _s(e.observed_at),
                 "recorded_at": _s(e.timestamp),
             },
@@ -422,6 +438,7 @@ def _student_concern_raised(e: Student.ConcernRaised, sid: str, school_of: Schoo
             {
                 "concern_id": str(e.concern_id),
                 "student_id": sid,
+                "school": school_of(sid),
                 "raised_at": _s(e.timestamp),
                 "discussed": 0,
             },
@@ -473,6 +490,7 @@ def _student_referral_made(e: Student.ReferralMade, sid: str, school_of: SchoolO
             {
                 "referral_id": str(e.referral_id),
                 "student_id": sid,
+                "school": school_of(sid),
                 "body": e.body,
                 "status": ReferralStatus.SENT.value,
                 "made_on": _s(e.made_on),
@@ -506,6 +524,7 @@ def _student_aktivitetsplan_created(
             {
                 "plan_id": str(e.plan_id),
                 "student_id": sid,
+                "school": school_of(sid),
                 "evaluation_date": _s(e.evaluation_date),
                 "closed": 0,
             },
@@ -757,6 +776,7 @@ def _meeting_scheduled(e: Meeting.Scheduled, sid: str, school_of: SchoolOf) -> l
                 "held_at": None,
                 "closed": 0,
                 "cancelled": 0,
+                "open": 1,
             },
         ),
     ]
@@ -808,6 +828,7 @@ def _meeting_decision_recorded(
                 "responsible": e.responsible,
                 "due": _s(e.due),
                 "completed_on": None,
+                "open": 0 if e.responsible is None else 1,
             },
         )
     ]
@@ -818,13 +839,17 @@ def _meeting_action_completed(
     e: Meeting.ActionCompleted, sid: str, school_of: SchoolOf
 ) -> list[Op]:
     return [
-        Patch("actions", {"decision_id": str(e.decision_id)}, {"completed_on": _s(e.completed_on)})
+        Patch(
+            "actions",
+            {"decision_id": str(e.decision_id)},
+            {"completed_on": _s(e.completed_on), "open": 0},
+        )
     ]
 
 
 @_on(Meeting.Held)
 def _meeting_held(e: Meeting.Held, sid: str, school_of: SchoolOf) -> list[Op]:
-    return [Patch("meetings", {"meeting_id": sid}, {"held_at": _s(e.held_at)})]
+    return [Patch("meetings", {"meeting_id": sid}, {"held_at": _s(e.held_at), "open": 0})]
 
 
 @_on(Meeting.MinutesClosed)
@@ -834,7 +859,7 @@ def _meeting_minutes_closed(e: Meeting.MinutesClosed, sid: str, school_of: Schoo
 
 @_on(Meeting.Cancelled)
 def _meeting_cancelled(e: Meeting.Cancelled, sid: str, school_of: SchoolOf) -> list[Op]:
-    return [Patch("meetings", {"meeting_id": sid}, {"cancelled": 1})]
+    return [Patch("meetings", {"meeting_id": sid}, {"cancelled": 1, "open": 0})]
 
 
 # -- case file and access log ----------------------------------------------------------------
