@@ -293,7 +293,7 @@ def compute_overview(
             members_of_class = students_by_class.get(c["class_name"], [])
             vlines = sorted(
                 (line for s in members_of_class for line in vedtak_by_student[s["student_id"]]),
-                key=lambda line: str(line.student_id),
+                key=lambda line: (str(line.student_id), str(line.vedtak_id)),
             )
             lines.append(
                 ClassLine(
