@@ -12,7 +12,9 @@ runs unchanged on that object: there is one projection, fed by either path.
 If the projection of an event class does read a personal field (an ``AttributeError`` naming
 one of the class's ``PERSONAL_FIELDS``), the view store decodes that notification again
 through the application's mapper, which unseals every field, and projects that event instead
-(:meth:`EventReader.full`). The object path and this path therefore give identical rows.
+(:meth:`EventReader.full`). The object path and this path therefore give identical rows, as
+long as projections read fields as attributes (``getattr`` with a default would not notice a
+missing field); tests/integration/test_fast_rebuild.py compares the two paths.
 
 See docs/adr/0014-fast-view-rebuild.md.
 """
@@ -98,7 +100,7 @@ class EventReader:
             db is not None
             and db_path is not None
             and isinstance(recorder, SQLiteApplicationRecorder)
-            and _main_file(recorder) == str(db_path.resolve())
+            and _main_file(recorder) == db_path.resolve()
         ):
             self._db = db
             self._select = (
@@ -177,14 +179,14 @@ class EventReader:
         return event if isinstance(event, MiljoAggregate.Event) else None
 
 
-def _main_file(recorder: SQLiteApplicationRecorder) -> str:
-    """The file of the recorder's database, as SQLite reports it ("" in memory)."""
+def _main_file(recorder: SQLiteApplicationRecorder) -> Path | None:
+    """The file of the recorder's database, as SQLite reports it (None in memory)."""
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute("PRAGMA database_list")
         for row in cursor.fetchall():
-            if row["name"] == "main":
-                return str(row["file"] or "")
-    return ""
+            if row["name"] == "main" and row["file"]:
+                return Path(row["file"]).resolve()
+    return None
 
 
 Projection = Callable[[MiljoAggregate.Event, int, SchoolOf], list[Op]]
