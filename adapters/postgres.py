@@ -30,7 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 from uuid import UUID
 
 import attrs
@@ -40,7 +40,6 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InterfaceError,
-    Notification,
     OperationalError,
     ProcessRecorder,
     StoredEvent,
@@ -60,10 +59,20 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.bootstrap import PostgresTarget, StoreError
 from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
+from adapters.fastread import EventReader, NotificationRecord, project_notification
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import SnapshotPruner, StoreProtection
-from adapters.views import DEFAULT_PAGE, PREFIX, AlreadyTracked, Progress, ViewError
-from domain.base import MiljoAggregate
+from adapters.views import (
+    DEFAULT_PAGE,
+    IN_FORCE,
+    PREFIX,
+    AlreadyTracked,
+    Batch,
+    Progress,
+    ViewError,
+    trim_school_cache,
+    where_clause,
+)
 from domain.projection import (
     SCHEMA_VERSION,
     TABLES,
@@ -102,6 +111,7 @@ INTEGER_COLUMNS: Final = frozenset(
         "last_trinn",
         "miljoterapeut",
         "minutes",
+        "open",
         "pending",
         "position",
         "special_ed_teacher",
@@ -112,8 +122,18 @@ INTEGER_COLUMNS: Final = frozenset(
 )
 
 Row = dict[str, Any]
-#: Runs one statement inside a transaction; returns its rows (empty for DML).
-Run = Callable[[str, Sequence[object]], list[Row]]
+
+
+class Run(Protocol):
+    """Runs statements inside one transaction."""
+
+    def __call__(self, statement: str, params: Sequence[object], /) -> list[Row]:
+        """Run one statement; returns its rows (empty for DML)."""
+        ...
+
+    def many(self, statement: str, rows: list[tuple[Any, ...]], /) -> None:
+        """Run one DML statement once per row of parameters (``executemany``)."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,6 +519,7 @@ class SqlViewStore(ABC):
         self.app = app
         self.page_size = page_size
         self._school_cache: dict[str, str | None] = {}
+        self.reader = EventReader(app)
 
     # -- dialect ----------------------------------------------------------------------------------
 
@@ -615,7 +636,7 @@ class SqlViewStore(ABC):
         while limit is None or applied < limit:
             start = self.position()
             page = self.page_size if limit is None else min(self.page_size, limit - applied)
-            notifications = self.app.recorder.select_notifications(start=start + 1, limit=page)
+            notifications = self.reader.page(start, page)
             if not notifications:
                 break
             try:
@@ -627,8 +648,12 @@ class SqlViewStore(ABC):
                 progress(applied, max(total, applied))
         return applied
 
-    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
-        """Project ``notifications`` and advance the position, atomically."""
+    def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
+        """Project ``notifications`` and advance the position, atomically.
+
+        The page's row operations are collected per table (``adapters.views.Batch``) and
+        written with ``executemany``, then the position, all in the one transaction.
+        """
         try:
             with self._write() as run:
                 position = self._locked_position(run)
@@ -636,16 +661,20 @@ class SqlViewStore(ABC):
                     raise AlreadyTracked(
                         f"view position is {position}; notification {notifications[0].id} refused"
                     )
+                trim_school_cache(self._school_cache)
                 school_of = functools.partial(self._school_of, run)
+                batch = Batch(upsert=self._upsert, table=self._t, mark=self.P)
                 last = position
                 for notification in notifications:
                     if notification.id <= last:
                         raise AlreadyTracked(f"notification {notification.id} is out of order")
-                    event = self.app.mapper.to_domain_event(notification)
-                    if isinstance(event, MiljoAggregate.Event):
-                        for op in project(event, notification.id, school_of):
-                            self._execute(run, op)
+                    for op in project_notification(self.reader, notification, school_of, project):
+                        self._check(op)
+                        batch.add(op)
+                        if isinstance(op, Put) and op.table == "streams":
+                            self._school_cache[str(op.row["stream_id"])] = op.row["school"]
                     last = notification.id
+                batch.write(run.many)
                 run(
                     f"UPDATE {self._t('meta')} SET value = {self.P} WHERE key = 'position'",  # noqa: S608
                     [last],
@@ -676,7 +705,13 @@ class SqlViewStore(ABC):
             self._school_cache[stream_id] = school
         return school
 
+    @abstractmethod
+    def _check(self, op: Op) -> None:
+        """Refuse a value the dialect would store with another type (a ViewError)."""
+
     def _execute(self, run: Run, op: Op) -> None:
+        """Apply one operation on its own (the batched path is :meth:`apply`)."""
+        self._check(op)
         table = self._t(op.table)
         if isinstance(op, Put):
             spec = TABLES_BY_NAME[op.table]
@@ -700,15 +735,28 @@ class SqlViewStore(ABC):
     # -- reading (domain.ports.ViewReader) -------------------------------------------------------
 
     def select(self, table: str, where: Mapping[str, object]) -> list[Row]:
-        spec = TABLES_BY_NAME[table]
-        unknown = set(where) - set(spec.columns)
-        if unknown:
-            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
-        clause = " AND ".join(f"{c} = {self.P}" for c in where) or "1 = 1"
+        clause = where_clause(table, where, self.P)
         return self._query(
             f"SELECT * FROM {self._t(table)} WHERE {clause}",  # noqa: S608
             list(where.values()),
         )
+
+    def select_in_force(self, table: str, where: Mapping[str, object], *, on: str) -> list[Row]:
+        clause = where_clause(table, where, self.P, ("valid_from", "valid_to"))
+        return self._query(
+            f"SELECT * FROM {self._t(table)} WHERE {clause} "  # noqa: S608
+            f"AND {IN_FORCE.format(p=self.P)}",
+            [*where.values(), on, on],
+        )
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        clause = where_clause(table, where, self.P, (column,))
+        rows = self._query(
+            f"SELECT MAX({column}) AS v FROM {self._t(table)} "  # noqa: S608
+            f"WHERE {clause} AND {column} IS NOT NULL",
+            list(where.values()),
+        )
+        return rows[0]["v"] if rows else None
 
     def observation_counts(
         self, *, school: str, since: str | None, trinn: int | None
@@ -717,9 +765,9 @@ class SqlViewStore(ABC):
             f"SELECT c.category AS k, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
             f"JOIN {self._t('observation_categories')} c ON c.observation_id = o.observation_id "
             f"JOIN {self._t('students')} s ON s.student_id = o.student_id "
-            f"WHERE s.school = {self.P} AND s.active = 1"
+            f"WHERE o.school = {self.P} AND s.school = {self.P} AND s.active = 1"
         )
-        params: list[object] = [school]
+        params: list[object] = [school, school]
         if since is not None:
             statement += f" AND o.recorded_at > {self.P}"
             params.append(since)
@@ -862,14 +910,7 @@ class PostgresViewStore(SqlViewStore):
                 conn.pipeline(),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-
-                def run(statement: str, params: Sequence[object]) -> list[Row]:
-                    cur.execute(statement, params)
-                    if statement.startswith("SELECT"):
-                        return cur.fetchall()
-                    return []
-
-                yield run
+                yield _CursorRun(cur)
         except (psycopg.OperationalError, PoolTimeout) as error:
             raise ViewError(
                 f"view tables cannot be written: {describe_error(error, self.target)}"
@@ -900,7 +941,7 @@ class PostgresViewStore(SqlViewStore):
         )
         return not expected <= {str(r["name"]) for r in rows}
 
-    def _execute(self, run: Run, op: Op) -> None:
+    def _check(self, op: Op) -> None:
         values: Mapping[str, Any]
         if isinstance(op, Put):
             values = op.row
@@ -917,7 +958,6 @@ class PostgresViewStore(SqlViewStore):
                     f"view column {op.table}.{column} got {type(value).__name__}; declare its "
                     "type in adapters.postgres.INTEGER_COLUMNS"
                 )
-        super()._execute(run, op)
 
     # -- following ----------------------------------------------------------------------------
 
@@ -955,6 +995,22 @@ class PostgresViewStore(SqlViewStore):
                     if woken:
                         break
         return applied
+
+
+class _CursorRun:
+    """:class:`Run` on one cursor of a write transaction."""
+
+    def __init__(self, cur: psycopg.Cursor[Row]) -> None:
+        self._cur = cur
+
+    def __call__(self, statement: str, params: Sequence[object], /) -> list[Row]:
+        self._cur.execute(statement, params)
+        if statement.startswith("SELECT"):
+            return self._cur.fetchall()
+        return []
+
+    def many(self, statement: str, rows: list[tuple[Any, ...]], /) -> None:
+        self._cur.executemany(statement, rows)
 
 
 def _autocommit(conn: psycopg.Connection[Row]) -> None:

@@ -18,24 +18,26 @@ from pathlib import Path
 from typing import Any, Final
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 
-from domain.base import MiljoAggregate
+from adapters.fastread import EventReader, NotificationRecord, project_notification
 from domain.projection import (
     SCHEMA_VERSION,
     TABLES,
     TABLES_BY_NAME,
-    Delete,
     Op,
     Patch,
     Put,
-    project,
 )
 
 PREFIX: Final = "view_"
 DEFAULT_PAGE: Final = 500
+#: At most this many stream -> school entries are kept in memory (then the cache starts over,
+#: and lookups go to the ``streams`` table): a rebuild's memory must not grow with the store.
+SCHOOL_CACHE_LIMIT: Final = 50_000
 
 Progress = Callable[[int, int], None]
+#: ``executemany`` of a DB-API connection or cursor.
+ExecuteMany = Callable[[str, list[tuple[Any, ...]]], object]
 
 
 class AlreadyTracked(Exception):
@@ -44,6 +46,104 @@ class AlreadyTracked(Exception):
 
 class ViewError(Exception):
     """The view tables cannot be read or written."""
+
+
+def trim_school_cache(cache: dict[str, str | None]) -> None:
+    """Start the stream -> school cache over when it is full (called between pages only: a
+    page's new streams are not in the ``streams`` table until the page is written)."""
+    if len(cache) >= SCHOOL_CACHE_LIMIT:
+        cache.clear()
+
+
+class Batch:
+    """The row operations of one page, grouped per table for ``executemany``.
+
+    Within a table the operations keep their order (a put, then a patch of that row; a
+    delete, then new rows); consecutive operations with the same statement form one run.
+    Tables are independent, so the tables may be written in any order. Memory is bounded by
+    the page: a batch lives for one transaction.
+    """
+
+    def __init__(
+        self,
+        *,
+        upsert: Callable[[str, Sequence[str], Sequence[str]], str],
+        table: Callable[[str], str] = lambda name: f"{PREFIX}{name}",
+        mark: str = "?",
+    ) -> None:
+        self._upsert = upsert
+        self._table = table
+        self._mark = mark
+        self._runs: dict[str, list[tuple[str, list[tuple[Any, ...]]]]] = {}
+        self._statements: dict[tuple[object, ...], str] = {}
+        self.size = 0
+
+    def add(self, op: Op) -> None:
+        if isinstance(op, Put):
+            spec = TABLES_BY_NAME[op.table]
+            row = op.row
+            params = tuple([row.get(c) for c in spec.columns])
+            statement = self._statement(("put", op.table))
+        elif isinstance(op, Patch):
+            params = (*op.values.values(), *op.key.values())
+            statement = self._statement(("patch", op.table, tuple(op.values), tuple(op.key)))
+        else:
+            params = tuple(op.key.values())
+            statement = self._statement(("delete", op.table, tuple(op.key)))
+        runs = self._runs.setdefault(op.table, [])
+        if runs and runs[-1][0] is statement:
+            runs[-1][1].append(params)
+        else:
+            runs.append((statement, [params]))
+        self.size += 1
+
+    def _statement(self, shape: tuple[Any, ...]) -> str:
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._build(shape)
+            self._statements[shape] = statement
+        return statement
+
+    def _build(self, shape: tuple[Any, ...]) -> str:
+        kind, name = shape[0], shape[1]
+        table = self._table(name)
+        if kind == "put":
+            spec = TABLES_BY_NAME[name]
+            return self._upsert(table, spec.columns, spec.key)
+        if kind == "patch":
+            sets = ", ".join(f"{c} = {self._mark}" for c in shape[2])
+            where = " AND ".join(f"{c} = {self._mark}" for c in shape[3])
+            return f"UPDATE {table} SET {sets} WHERE {where}"
+        where = " AND ".join(f"{c} = {self._mark}" for c in shape[2])
+        return f"DELETE FROM {table} WHERE {where}"
+
+    def write(self, executemany: ExecuteMany) -> None:
+        """Write every run (inside the caller's transaction) and empty the batch."""
+        for runs in self._runs.values():
+            for statement, params in runs:
+                executemany(statement, params)
+        self._runs.clear()
+        self.size = 0
+
+
+#: Rows in force on a date (two placeholders, both the date).
+IN_FORCE: Final = "valid_from <= {p} AND (valid_to IS NULL OR valid_to >= {p})"
+
+
+def where_clause(
+    table: str, where: Mapping[str, object], mark: str, needs: Sequence[str] = ()
+) -> str:
+    """``c1 = ? AND c2 = ?`` for a view table, refusing columns it does not have."""
+    spec = TABLES_BY_NAME[table]
+    unknown = (set(where) | set(needs)) - set(spec.columns)
+    if unknown:
+        raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
+    return " AND ".join(f"{c} = {mark}" for c in where) or "1 = 1"
+
+
+def _sqlite_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _ddl() -> list[str]:
@@ -84,6 +184,7 @@ class SQLiteViewStore:
                 self.db.execute("PRAGMA journal_mode=WAL")
             self._school_cache: dict[str, str | None] = {}
             self._ensure_schema()
+            self.reader = EventReader(app, self.db, path)
         except sqlite3.DatabaseError as error:
             raise ViewError(f"view tables cannot be opened: {error}") from None
 
@@ -143,7 +244,7 @@ class SQLiteViewStore:
         while limit is None or applied < limit:
             start = self.position()
             page = self.page_size if limit is None else min(self.page_size, limit - applied)
-            notifications = self.app.recorder.select_notifications(start=start + 1, limit=page)
+            notifications = self.reader.page(start, page)
             if not notifications:
                 break
             try:
@@ -155,8 +256,12 @@ class SQLiteViewStore:
                 progress(applied, max(total, applied))
         return applied
 
-    def apply(self, notifications: Sequence[Notification], *, expected_position: int) -> None:
-        """Project ``notifications`` and advance the position, atomically."""
+    def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
+        """Project ``notifications`` and advance the position, atomically.
+
+        The page's row operations are collected per table and written with ``executemany``
+        (:class:`Batch`), then the position, all in the one transaction.
+        """
         self.db.execute("BEGIN IMMEDIATE")
         try:
             position = self.position()
@@ -164,15 +269,18 @@ class SQLiteViewStore:
                 raise AlreadyTracked(
                     f"view position is {position}; notification {notifications[0].id} refused"
                 )
+            trim_school_cache(self._school_cache)
+            batch = Batch(upsert=_sqlite_upsert)
             last = position
             for notification in notifications:
                 if notification.id <= last:
                     raise AlreadyTracked(f"notification {notification.id} is out of order")
-                event = self.app.mapper.to_domain_event(notification)
-                if isinstance(event, MiljoAggregate.Event):
-                    for op in project(event, notification.id, self._school_of):
-                        self._execute(op)
+                for op in project_notification(self.reader, notification, self._school_of):
+                    batch.add(op)
+                    if isinstance(op, Put) and op.table == "streams":
+                        self._school_cache[str(op.row["stream_id"])] = op.row["school"]
                 last = notification.id
+            batch.write(self._write_rows)
             self.db.execute(f"UPDATE {PREFIX}meta SET value = ? WHERE key = 'position'", (last,))
             self.db.execute("COMMIT")
         except BaseException:
@@ -191,6 +299,10 @@ class SQLiteViewStore:
             raise
         return self.catch_up(progress)
 
+    def _write_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """One run of a page's batch (inside the page's transaction)."""
+        self.db.executemany(statement, rows)
+
     def _school_of(self, stream_id: str) -> str | None:
         if stream_id in self._school_cache:
             return self._school_cache[stream_id]
@@ -202,41 +314,32 @@ class SQLiteViewStore:
             self._school_cache[stream_id] = school
         return school
 
-    def _execute(self, op: Op) -> None:
-        table = f"{PREFIX}{op.table}"
-        if isinstance(op, Put):
-            spec = TABLES_BY_NAME[op.table]
-            values = [op.row.get(c) for c in spec.columns]
-            marks = ", ".join("?" for _ in spec.columns)
-            self.db.execute(
-                f"INSERT OR REPLACE INTO {table} ({', '.join(spec.columns)}) VALUES ({marks})",
-                values,
-            )
-            if op.table == "streams":
-                self._school_cache[str(op.row["stream_id"])] = op.row["school"]
-        elif isinstance(op, Patch):
-            sets = ", ".join(f"{c} = ?" for c in op.values)
-            where = " AND ".join(f"{c} = ?" for c in op.key)
-            self.db.execute(
-                f"UPDATE {table} SET {sets} WHERE {where}",
-                [*op.values.values(), *op.key.values()],
-            )
-        elif isinstance(op, Delete):
-            where = " AND ".join(f"{c} = ?" for c in op.key)
-            self.db.execute(f"DELETE FROM {table} WHERE {where}", list(op.key.values()))
-
     # -- reading (domain.ports.ViewReader) -------------------------------------------------------
 
     def select(self, table: str, where: Mapping[str, object]) -> list[dict[str, Any]]:
-        spec = TABLES_BY_NAME[table]
-        unknown = set(where) - set(spec.columns)
-        if unknown:
-            raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
-        clause = " AND ".join(f"{c} = ?" for c in where) or "1 = 1"
+        clause = where_clause(table, where, "?")
         rows = self.db.execute(
             f"SELECT * FROM {PREFIX}{table} WHERE {clause}", list(where.values())
         ).fetchall()
         return [dict(row) for row in rows]
+
+    def select_in_force(
+        self, table: str, where: Mapping[str, object], *, on: str
+    ) -> list[dict[str, Any]]:
+        clause = where_clause(table, where, "?", ("valid_from", "valid_to"))
+        rows = self.db.execute(
+            f"SELECT * FROM {PREFIX}{table} WHERE {clause} AND {IN_FORCE.format(p='?')}",
+            [*where.values(), on, on],
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        clause = where_clause(table, where, "?", (column,))
+        row = self.db.execute(
+            f"SELECT MAX({column}) FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL",
+            list(where.values()),
+        ).fetchone()
+        return None if row is None else row[0]
 
     def observation_counts(
         self, *, school: str, since: str | None, trinn: int | None
@@ -245,9 +348,9 @@ class SQLiteViewStore:
             f"SELECT c.category, COUNT(*) FROM {PREFIX}observations o "
             f"JOIN {PREFIX}observation_categories c ON c.observation_id = o.observation_id "
             f"JOIN {PREFIX}students s ON s.student_id = o.student_id "
-            "WHERE s.school = ? AND s.active = 1"
+            "WHERE o.school = ? AND s.school = ? AND s.active = 1"
         )
-        params: list[object] = [school]
+        params: list[object] = [school, school]
         if since is not None:
             sql += " AND o.recorded_at > ?"
             params.append(since)

@@ -1,7 +1,10 @@
 """The ressursteam overview: what the team needs on the table at its meeting.
 
 Pure computation over read-model rows (``ViewReader``), so its cost follows the size of the
-school (students, staff, open items), not the number of events ever stored.
+school (students, staff, open items), not the number of events ever stored: every query asks
+for the school's current rows (active students, rows in force on the day, open meetings,
+actions and items, the last held ressursteam) by indexed columns, never for its history, and
+never once per student (docs/adr/0014-fast-view-rebuild.md).
 """
 
 from __future__ import annotations
@@ -215,20 +218,28 @@ def compute_overview(
     reader: ViewReader, *, school: str, on: date, trinn: int | None = None
 ) -> Overview:
     """Compute the overview of ``school`` (optionally one trinn) as it stands on ``on``."""
-    students = [s for s in reader.select("students", {"school": school}) if s["active"]]
+    students = reader.select("students", {"school": school, "active": 1})
     if trinn is not None:
         students = [s for s in students if s["trinn"] == trinn]
     student_ids = {s["student_id"] for s in students}
     classes = reader.select("classes", {"school": school})
     members = reader.select("members", {"school": school})
     positions = reader.select("positions", {"school": school})
-    assignments = [a for a in reader.select("assignments", {"school": school}) if _in_force(a, on)]
+    day = on.isoformat()
+    assignments = [
+        a
+        for a in reader.select_in_force("assignments", {"school": school}, on=day)
+        if _in_force(a, on)
+    ]
     vedtak_rows = [
         v
-        for v in reader.select("vedtak", {"school": school})
+        for v in reader.select_in_force("vedtak", {"school": school}, on=day)
         if _vedtak_in_force(v, on) and v["student_id"] in student_ids
     ]
-    meetings = {m["meeting_id"]: m for m in reader.select("meetings", {"school": school})}
+    # Meetings neither held nor cancelled; others are read one by one when an open action
+    # refers to one (below).
+    open_meetings = reader.select("meetings", {"school": school, "open": 1})
+    meetings: dict[str, dict[str, Any]] = {m["meeting_id"]: m for m in open_meetings}
 
     member_competence = {m["member_id"]: _competence(m["profession"]) for m in members}
 
@@ -282,7 +293,7 @@ def compute_overview(
             members_of_class = students_by_class.get(c["class_name"], [])
             vlines = sorted(
                 (line for s in members_of_class for line in vedtak_by_student[s["student_id"]]),
-                key=lambda line: str(line.student_id),
+                key=lambda line: (str(line.student_id), str(line.vedtak_id)),
             )
             lines.append(
                 ClassLine(
@@ -322,12 +333,12 @@ def compute_overview(
         )
 
     # -- meetings ------------------------------------------------------------------------------
-    held_ressursteam = [
-        _instant(m["held_at"])
-        for m in meetings.values()
-        if m["kind"] == MeetingKind.RESSURSTEAM.value and m["held_at"] and not m["cancelled"]
-    ]
-    last_ressursteam = max(held_ressursteam) if held_ressursteam else None
+    last_held = reader.latest(
+        "meetings",
+        {"school": school, "kind": MeetingKind.RESSURSTEAM.value, "cancelled": 0},
+        "held_at",
+    )
+    last_ressursteam = _instant(last_held) if last_held else None
 
     def in_scope(row: dict[str, Any]) -> bool:
         if trinn is None:
@@ -338,7 +349,11 @@ def compute_overview(
 
     pending_items = []
     consent_checks = []
-    agenda_rows = reader.select("agenda", {"school": school})
+    agenda_rows = [
+        row
+        for meeting_id in sorted(meetings)
+        for row in reader.select("agenda", {"meeting_id": meeting_id})
+    ]
     agenda_by_id = {row["item_id"]: row for row in agenda_rows}
     for item in agenda_rows:
         meeting = meetings.get(item["meeting_id"])
@@ -382,13 +397,29 @@ def compute_overview(
                 )
             )
     pending_items.sort(key=lambda line: (line.scheduled_at, str(line.item_id)))
+    consent_checks.sort(key=lambda c: (c.meeting_date, str(c.meeting_id), str(c.item_id)))
+
+    looked_up: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def by_key(table: str, rows: dict[str, dict[str, Any]], key: str, value: str) -> Any:
+        """A row of ``table`` by its key: from ``rows`` if there, else read once."""
+        if value in rows:
+            return rows[value]
+        if (table, value) not in looked_up:
+            found = reader.select(table, {key: value})
+            looked_up[(table, value)] = found[0] if found else None
+        return looked_up[(table, value)]
 
     open_actions = []
-    for row in reader.select("actions", {"school": school}):
-        item = agenda_by_id.get(row["item_id"], row)  # an action is in scope as its item is
-        if row["responsible"] is None or row["completed_on"] is not None or not in_scope(item):
+    for row in reader.select("actions", {"school": school, "open": 1}):
+        if row["responsible"] is None or row["completed_on"] is not None:
             continue
-        meeting = meetings.get(row["meeting_id"])
+        # An action is in scope as its agenda item is (its own row if the item is unknown).
+        if trinn is not None:
+            item = by_key("agenda", agenda_by_id, "item_id", row["item_id"])
+            if not in_scope(item or row):
+                continue
+        meeting = by_key("meetings", meetings, "meeting_id", row["meeting_id"])
         if meeting is not None and meeting["cancelled"]:
             continue
         due = date.fromisoformat(row["due"])
@@ -405,30 +436,28 @@ def compute_overview(
     open_actions.sort(key=lambda a: (a.due, str(a.decision_id)))
 
     # -- per-student records -------------------------------------------------------------------
-    concerns: list[ConcernLine] = []
+    # The school's open records, one query each, kept for its (active, in-scope) students.
+    concerns: list[ConcernLine] = [
+        ConcernLine(UUID(c["concern_id"]), UUID(c["student_id"]), _instant(c["raised_at"]))
+        for c in reader.select("concerns", {"school": school, "discussed": 0})
+        if c["student_id"] in student_ids
+    ]
     plans: list[PlanLine] = []
-    referrals: list[ReferralLine] = []
-    for sid in sorted(student_ids):
-        for c in reader.select("concerns", {"student_id": sid}):
-            if not c["discussed"]:
-                concerns.append(
-                    ConcernLine(UUID(c["concern_id"]), UUID(sid), _instant(c["raised_at"]))
-                )
-        for p in reader.select("plans", {"student_id": sid}):
-            due_on = _date(p["evaluation_date"])
-            if not p["closed"] and due_on is not None and due_on <= on:
-                plans.append(PlanLine(UUID(p["plan_id"]), UUID(sid), due_on))
-        for r in reader.select("referrals", {"student_id": sid}):
-            if r["pending"]:
-                referrals.append(
-                    ReferralLine(
-                        UUID(r["referral_id"]),
-                        UUID(sid),
-                        r["body"],
-                        r["status"],
-                        date.fromisoformat(r["made_on"]),
-                    )
-                )
+    for p in reader.select("plans", {"school": school, "closed": 0}):
+        due_on = _date(p["evaluation_date"])
+        if p["student_id"] in student_ids and due_on is not None and due_on <= on:
+            plans.append(PlanLine(UUID(p["plan_id"]), UUID(p["student_id"]), due_on))
+    referrals: list[ReferralLine] = [
+        ReferralLine(
+            UUID(r["referral_id"]),
+            UUID(r["student_id"]),
+            r["body"],
+            r["status"],
+            date.fromisoformat(r["made_on"]),
+        )
+        for r in reader.select("referrals", {"school": school, "pending": 1})
+        if r["student_id"] in student_ids
+    ]
     concerns.sort(key=lambda c: (c.raised_at, str(c.concern_id)))
     plans.sort(key=lambda p: (p.evaluation_date, str(p.plan_id)))
     referrals.sort(key=lambda r: (r.made_on, str(r.referral_id)))

@@ -43,6 +43,17 @@ class ViewReader(Protocol):
         """Rows of ``table`` whose columns equal ``where`` (indexed columns only)."""
         ...
 
+    def select_in_force(
+        self, table: str, where: Mapping[str, object], *, on: str
+    ) -> list[dict[str, Any]]:
+        """Rows of ``select(table, where)`` whose ``valid_from`` is at most ``on`` (an ISO
+        date) and whose ``valid_to`` is null or at least ``on``."""
+        ...
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        """The greatest non-null ``column`` among the rows of ``select(table, where)``."""
+        ...
+
     def observation_counts(
         self, *, school: str, since: str | None, trinn: int | None
     ) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -26,7 +26,7 @@ from domain.values import Competence
 from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: school and open columns, indexes for the overview (ADR 0014)
 
 
 @attrs.frozen
@@ -45,7 +45,7 @@ TABLES: Final = (
         "students",
         ("student_id", "school", "trinn", "class_name", "active"),
         ("student_id",),
-        (("school",),),
+        (("school", "active"),),
     ),
     Table(
         "vedtak",
@@ -67,7 +67,7 @@ TABLES: Final = (
             "appeal_deadline",
         ),
         ("vedtak_id",),
-        (("school",), ("student_id",)),
+        (("school", "valid_to"), ("student_id",)),
     ),
     Table(
         "members",
@@ -95,13 +95,22 @@ TABLES: Final = (
             "valid_to",
         ),
         ("assignment_id",),
-        (("school",), ("vedtak_id",)),
+        (("school", "valid_to"), ("vedtak_id",)),
     ),
     Table(
         "meetings",
-        ("meeting_id", "school", "kind", "scheduled_at", "held_at", "closed", "cancelled"),
+        (
+            "meeting_id",
+            "school",
+            "kind",
+            "scheduled_at",
+            "held_at",
+            "closed",
+            "cancelled",
+            "open",  # 1 while neither held nor cancelled
+        ),
         ("meeting_id",),
-        (("school",),),
+        (("school", "open"), ("school", "kind", "held_at")),
     ),
     Table("meeting_bodies", ("meeting_id", "body"), ("meeting_id", "body")),
     Table(
@@ -132,33 +141,34 @@ TABLES: Final = (
             "responsible",
             "due",
             "completed_on",
+            "open",  # 1 while it has a responsible and is not completed
         ),
         ("decision_id",),
-        (("school",),),
+        (("school", "open"),),
     ),
     Table(
         "concerns",
-        ("concern_id", "student_id", "raised_at", "discussed"),
+        ("concern_id", "student_id", "school", "raised_at", "discussed"),
         ("concern_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "discussed")),
     ),
     Table(
         "plans",
-        ("plan_id", "student_id", "evaluation_date", "closed"),
+        ("plan_id", "student_id", "school", "evaluation_date", "closed"),
         ("plan_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "closed")),
     ),
     Table(
         "referrals",
-        ("referral_id", "student_id", "body", "status", "made_on", "pending"),
+        ("referral_id", "student_id", "school", "body", "status", "made_on", "pending"),
         ("referral_id",),
-        (("student_id",),),
+        (("student_id",), ("school", "pending")),
     ),
     Table(
         "observations",
-        ("observation_id", "student_id", "observed_at", "recorded_at"),
+        ("observation_id", "student_id", "school", "observed_at", "recorded_at"),
         ("observation_id",),
-        (("student_id",), ("recorded_at",)),
+        (("student_id",), ("school", "recorded_at")),
     ),
     Table(
         "observation_categories",
@@ -195,7 +205,12 @@ TABLES: Final = (
             "summary",
         ),
         ("position",),
-        (("student_id", "position"), ("stream_id", "version"), ("school", "position")),
+        (
+            ("student_id", "position"),
+            ("stream_id", "version"),
+            ("school", "position"),
+            ("school", "recorded_at"),
+        ),
     ),
 )
 
@@ -250,21 +265,24 @@ def event_type(event: MiljoAggregate.Event) -> str:
     return topic.partition(":")[2] or type(event).__qualname__
 
 
-def _school_of_event(event: MiljoAggregate.Event, school_of: SchoolOf) -> str | None:
+def _school_of_event(
+    event: MiljoAggregate.Event, sid: str, subject: object, school_of: SchoolOf
+) -> str | None:
     code = getattr(event, "school_code", None)
     if isinstance(code, str) and isinstance(event, MiljoAggregate.Created):
         return code
-    school = school_of(str(event.originator_id))
-    if school is None and (subject := event.subject_id()) is not None:
+    school = school_of(sid)
+    if school is None and subject is not None:
         school = school_of(str(subject))
     return school
 
 
 def project(event: MiljoAggregate.Event, position: int, school_of: SchoolOf) -> list[Op]:
     """The row operations for one event at ``position`` in the store's sequence."""
-    ops = _specific(event, school_of)
+    sid = str(event.originator_id)
+    ops = _specific(event, sid, school_of)
     subject = event.subject_id()
-    school = _school_of_event(event, school_of)
+    school = _school_of_event(event, sid, subject, school_of)
     for op in ops:  # a created event registers its stream before the index row is written
         if isinstance(op, Put) and op.table == "streams":
             school = op.row["school"]
@@ -273,14 +291,14 @@ def project(event: MiljoAggregate.Event, position: int, school_of: SchoolOf) -> 
             "events",
             {
                 "position": position,
-                "stream_id": str(event.originator_id),
+                "stream_id": sid,
                 "version": event.originator_version,
                 "event_type": event_type(event),
                 "recorded_at": _s(event.timestamp),
                 "effective": _s(event.effective_time()),
                 "actor_id": event.actor_id,
                 "actor_role": event.actor_role,
-                "student_id": _s(subject),
+                "student_id": None if subject is None else str(subject),
                 "school": school,
                 "summary": event.summary(),
             },
@@ -293,376 +311,568 @@ def _stream(event: MiljoAggregate.Event, kind: str, school: str | None) -> Put:
     return Put("streams", {"stream_id": str(event.originator_id), "kind": kind, "school": school})
 
 
-def _specific(e: MiljoAggregate.Event, school_of: SchoolOf) -> list[Op]:
-    sid = str(e.originator_id)
-    # -- school ----------------------------------------------------------------------------------
-    if isinstance(e, School.Registered):
-        return [
-            _stream(e, "school", e.code),
-            Put(
-                "schools",
-                {"school": e.code, "first_trinn": e.first_trinn, "last_trinn": e.last_trinn},
-            ),
-        ]
-    if isinstance(e, School.ClassAdded):
-        school = school_of(sid)
-        return [Put("classes", {"school": school, "class_name": e.class_name, "trinn": e.trinn})]
-    # -- student ---------------------------------------------------------------------------------
-    if isinstance(e, Student.Registered):
-        return [
-            _stream(e, "student", e.school_code),
-            Put(
-                "students",
-                {
-                    "student_id": sid,
-                    "school": e.school_code,
-                    "trinn": e.trinn,
-                    "class_name": e.class_name,
-                    "active": 1,
-                },
-            ),
-        ]
-    if isinstance(e, Student.ClassChanged):
-        return [
-            Patch("students", {"student_id": sid}, {"trinn": e.trinn, "class_name": e.class_name})
-        ]
-    if isinstance(e, Student.Departed):
-        return [Patch("students", {"student_id": sid}, {"active": 0})]
-    if isinstance(e, Student.ObservationRecorded):
-        oid = str(e.observation_id)
-        return [
-            Put(
-                "observations",
-                {
-                    "observation_id": oid,
-                    "student_id": sid,
-                    "observed_at": _s(e.observed_at),
-                    "recorded_at": _s(e.timestamp),
-                },
-            ),
-            *[
-                Put("observation_categories", {"observation_id": oid, "category": c})
-                for c in e.categories
-            ],
-        ]
-    if isinstance(e, Student.ObservationCorrected):
-        oid = str(e.corrects)
-        return [
-            Patch("observations", {"observation_id": oid}, {"observed_at": _s(e.observed_at)}),
-            Delete("observation_categories", {"observation_id": oid}),
-            *[
-                Put("observation_categories", {"observation_id": oid, "category": c})
-                for c in e.categories
-            ],
-        ]
-    if isinstance(e, Student.ConcernRaised):
-        return [
-            Put(
-                "concerns",
-                {
-                    "concern_id": str(e.concern_id),
-                    "student_id": sid,
-                    "raised_at": _s(e.timestamp),
-                    "discussed": 0,
-                },
-            )
-        ]
-    if isinstance(e, Student.ConcernDiscussed):
-        return [Patch("concerns", {"concern_id": str(e.concern_id)}, {"discussed": 1})]
-    if isinstance(e, Student.ConsentRecorded):
-        return [
-            Put(
-                "consents",
-                {
-                    "consent_id": str(e.consent_id),
-                    "student_id": sid,
-                    "scope_kind": e.scope_kind,
-                    "scope": e.scope,
-                    "valid_from": _s(e.valid_from),
-                    "valid_to": _s(e.valid_to),
-                    "withdrawn_on": None,
-                },
-            )
-        ]
-    if isinstance(e, Student.ConsentWithdrawn):
-        return [
-            Patch(
-                "consents", {"consent_id": str(e.consent_id)}, {"withdrawn_on": _s(e.withdrawn_on)}
-            )
-        ]
-    if isinstance(e, Student.ReferralMade):
-        return [
-            Put(
-                "referrals",
-                {
-                    "referral_id": str(e.referral_id),
-                    "student_id": sid,
-                    "body": e.body,
-                    "status": ReferralStatus.SENT.value,
-                    "made_on": _s(e.made_on),
-                    "pending": 1,
-                },
-            )
-        ]
-    if isinstance(e, Student.ReferralStatusChanged):
-        pending = 1 if REFERRAL_TRANSITIONS[ReferralStatus(e.status)] else 0
-        return [
-            Patch(
-                "referrals",
-                {"referral_id": str(e.referral_id)},
-                {"status": e.status, "pending": pending},
-            )
-        ]
-    if isinstance(e, Student.AktivitetsplanCreated):
-        return [
-            Put(
-                "plans",
-                {
-                    "plan_id": str(e.plan_id),
-                    "student_id": sid,
-                    "evaluation_date": _s(e.evaluation_date),
-                    "closed": 0,
-                },
-            )
-        ]
-    if isinstance(e, Student.AktivitetsplanEvaluated):
-        return [
-            Patch(
-                "plans",
-                {"plan_id": str(e.plan_id)},
-                {"evaluation_date": _s(e.next_evaluation_date)},
-            )
-        ]
-    if isinstance(e, Student.AktivitetsplanClosed):
-        return [Patch("plans", {"plan_id": str(e.plan_id)}, {"closed": 1})]
-    # -- vedtak ----------------------------------------------------------------------------------
-    if isinstance(e, Vedtak.Opened):
-        return [
-            _stream(e, "vedtak", e.school_code),
-            Put(
-                "vedtak",
-                {
-                    "vedtak_id": sid,
-                    "student_id": str(e.student_id),
-                    "school": e.school_code,
-                    "kind": e.kind,
-                    "status": "opened",
-                    "valid_from": None,
-                    "valid_to": None,
-                    "revoked_on": None,
-                    **{c.value: 0 for c in Competence},
-                    "appeal_open": 0,
-                    "notice_date": None,
-                    "appeal_deadline": None,
-                },
-            ),
-        ]
-    if isinstance(e, Vedtak.RecommendationReceived):
-        return [Patch("vedtak", {"vedtak_id": sid}, {"status": "recommended"})]
-    if isinstance(e, Vedtak.Decided):
-        return [
-            Patch(
-                "vedtak",
-                {"vedtak_id": sid},
-                {
-                    "status": "decided",
-                    "valid_from": _s(e.valid_from),
-                    "valid_to": _s(e.valid_to),
-                    **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
-                },
-            )
-        ]
-    if isinstance(e, Vedtak.Amended):
-        return [
-            Patch(
-                "vedtak",
-                {"vedtak_id": sid},
-                {
-                    "valid_to": _s(e.valid_to),
-                    "notice_date": None,
-                    "appeal_deadline": None,
-                    **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
-                },
-            )
-        ]
-    if isinstance(e, Vedtak.NoticeSent):
-        return [
-            Patch(
-                "vedtak",
-                {"vedtak_id": sid},
-                {"notice_date": _s(e.notice_date), "appeal_deadline": _s(e.appeal_deadline)},
-            )
-        ]
-    if isinstance(e, Vedtak.AppealLodged):
-        return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 1})]
-    if isinstance(e, Vedtak.AppealResolved):
-        return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 0})]
-    if isinstance(e, Vedtak.Revoked):
-        return [
-            Patch(
-                "vedtak", {"vedtak_id": sid}, {"status": "revoked", "revoked_on": _s(e.revoked_on)}
-            )
-        ]
-    if isinstance(e, Vedtak.Expired):
-        return [Patch("vedtak", {"vedtak_id": sid}, {"status": "expired"})]
-    # -- team ------------------------------------------------------------------------------------
-    if isinstance(e, Team.Formed):
-        return [_stream(e, "team", e.school_code)]
-    if isinstance(e, Team.MemberJoined):
-        school = school_of(sid)
-        return [
-            Put(
-                "members",
-                {
-                    "school": school,
-                    "member_id": e.member_id,
-                    "profession": e.profession,
-                    "joined_on": _s(e.joined_on),
-                    "left_on": None,
-                    "coordinator": 0,
-                },
-            ),
-            Put(
-                "positions",
-                {
-                    "school": school,
-                    "member_id": e.member_id,
-                    "effective_from": _s(e.joined_on),
-                    "percent": str(e.position_percent),
-                },
-            ),
-        ]
-    if isinstance(e, Team.PositionChanged):
-        return [
-            Put(
-                "positions",
-                {
-                    "school": school_of(sid),
-                    "member_id": e.member_id,
-                    "effective_from": _s(e.effective_from),
-                    "percent": str(e.position_percent),
-                },
-            )
-        ]
-    if isinstance(e, Team.CoordinatorAppointed):
-        school = school_of(sid)
-        ops: list[Op] = []
-        if e.previous_member_id is not None:
-            ops.append(
-                Patch(
-                    "members",
-                    {"school": school, "member_id": e.previous_member_id},
-                    {"coordinator": 0},
-                )
-            )
-        ops.append(
-            Patch("members", {"school": school, "member_id": e.member_id}, {"coordinator": 1})
+#: The projection of each event class: ``(event, stream id, school_of) -> row operations``.
+#: Looked up by the event's exact class (a dict instead of a chain of isinstance checks).
+_Handler = Callable[[Any, str, SchoolOf], list[Op]]
+_HANDLERS: Final[dict[type, _Handler]] = {}
+_E = TypeVar("_E", bound=MiljoAggregate.Event)
+
+
+def _on(
+    event_class: type[_E],
+) -> Callable[[Callable[[_E, str, SchoolOf], list[Op]]], Callable[[_E, str, SchoolOf], list[Op]]]:
+    def register(
+        handler: Callable[[_E, str, SchoolOf], list[Op]],
+    ) -> Callable[[_E, str, SchoolOf], list[Op]]:
+        _HANDLERS[event_class] = handler
+        return handler
+
+    return register
+
+
+def _specific(e: MiljoAggregate.Event, sid: str, school_of: SchoolOf) -> list[Op]:
+    handler = _HANDLERS.get(type(e))
+    if handler is None:
+        for cls in type(e).__mro__[1:]:  # a subclass of a projected event class
+            handler = _HANDLERS.get(cls)
+            if handler is not None:
+                break
+        else:
+            return []
+    return handler(e, sid, school_of)
+
+
+# -- school ----------------------------------------------------------------------------------
+
+
+@_on(School.Registered)
+def _school_registered(e: School.Registered, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        _stream(e, "school", e.code),
+        Put(
+            "schools",
+            {"school": e.code, "first_trinn": e.first_trinn, "last_trinn": e.last_trinn},
+        ),
+    ]
+
+
+@_on(School.ClassAdded)
+def _school_class_added(e: School.ClassAdded, sid: str, school_of: SchoolOf) -> list[Op]:
+    school = school_of(sid)
+    return [Put("classes", {"school": school, "class_name": e.class_name, "trinn": e.trinn})]
+
+
+# -- student ---------------------------------------------------------------------------------
+
+
+@_on(Student.Registered)
+def _student_registered(e: Student.Registered, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        _stream(e, "student", e.school_code),
+        Put(
+            "students",
+            {
+                "student_id": sid,
+                "school": e.school_code,
+                "trinn": e.trinn,
+                "class_name": e.class_name,
+                "active": 1,
+            },
+        ),
+    ]
+
+
+@_on(Student.ClassChanged)
+def _student_class_changed(e: Student.ClassChanged, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("students", {"student_id": sid}, {"trinn": e.trinn, "class_name": e.class_name})]
+
+
+@_on(Student.Departed)
+def _student_departed(e: Student.Departed, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("students", {"student_id": sid}, {"active": 0})]
+
+
+@_on(Student.ObservationRecorded)
+def _student_observation_recorded(
+    e: Student.ObservationRecorded, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    oid = str(e.observation_id)
+    return [
+        Put(
+            "observations",
+            {
+                "observation_id": oid,
+                "student_id": sid,
+                "school": school_of(sid),
+                "observed_at": _s(e.observed_at),
+                "recorded_at": _s(e.timestamp),
+            },
+        ),
+        *[
+            Put("observation_categories", {"observation_id": oid, "category": c})
+            for c in e.categories
+        ],
+    ]
+
+
+@_on(Student.ObservationCorrected)
+def _student_observation_corrected(
+    e: Student.ObservationCorrected, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    oid = str(e.corrects)
+    return [
+        Patch("observations", {"observation_id": oid}, {"observed_at": _s(e.observed_at)}),
+        Delete("observation_categories", {"observation_id": oid}),
+        *[
+            Put("observation_categories", {"observation_id": oid, "category": c})
+            for c in e.categories
+        ],
+    ]
+
+
+@_on(Student.ConcernRaised)
+def _student_concern_raised(e: Student.ConcernRaised, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Put(
+            "concerns",
+            {
+                "concern_id": str(e.concern_id),
+                "student_id": sid,
+                "school": school_of(sid),
+                "raised_at": _s(e.timestamp),
+                "discussed": 0,
+            },
         )
-        return ops
-    if isinstance(e, Team.AssignmentMade):
-        return [
-            Put(
-                "assignments",
-                {
-                    "assignment_id": str(e.assignment_id),
-                    "school": school_of(sid),
-                    "member_id": e.member_id,
-                    "target_kind": e.target_kind,
-                    "student_id": _s(e.student_id),
-                    "vedtak_id": _s(e.vedtak_id),
-                    "trinn": e.trinn,
-                    "class_name": e.class_name,
-                    "minutes": e.minutes_per_week,
-                    "valid_from": _s(e.valid_from),
-                    "valid_to": _s(e.valid_to),
-                },
-            )
-        ]
-    if isinstance(e, Team.AssignmentEnded):
-        return [
-            Patch(
-                "assignments", {"assignment_id": str(e.assignment_id)}, {"valid_to": _s(e.ended_on)}
-            )
-        ]
-    if isinstance(e, Team.MemberLeft):
-        return [
+    ]
+
+
+@_on(Student.ConcernDiscussed)
+def _student_concern_discussed(
+    e: Student.ConcernDiscussed, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [Patch("concerns", {"concern_id": str(e.concern_id)}, {"discussed": 1})]
+
+
+@_on(Student.ConsentRecorded)
+def _student_consent_recorded(
+    e: Student.ConsentRecorded, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Put(
+            "consents",
+            {
+                "consent_id": str(e.consent_id),
+                "student_id": sid,
+                "scope_kind": e.scope_kind,
+                "scope": e.scope,
+                "valid_from": _s(e.valid_from),
+                "valid_to": _s(e.valid_to),
+                "withdrawn_on": None,
+            },
+        )
+    ]
+
+
+@_on(Student.ConsentWithdrawn)
+def _student_consent_withdrawn(
+    e: Student.ConsentWithdrawn, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Patch("consents", {"consent_id": str(e.consent_id)}, {"withdrawn_on": _s(e.withdrawn_on)})
+    ]
+
+
+@_on(Student.ReferralMade)
+def _student_referral_made(e: Student.ReferralMade, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Put(
+            "referrals",
+            {
+                "referral_id": str(e.referral_id),
+                "student_id": sid,
+                "school": school_of(sid),
+                "body": e.body,
+                "status": ReferralStatus.SENT.value,
+                "made_on": _s(e.made_on),
+                "pending": 1,
+            },
+        )
+    ]
+
+
+@_on(Student.ReferralStatusChanged)
+def _student_referral_status_changed(
+    e: Student.ReferralStatusChanged, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    pending = 1 if REFERRAL_TRANSITIONS[ReferralStatus(e.status)] else 0
+    return [
+        Patch(
+            "referrals",
+            {"referral_id": str(e.referral_id)},
+            {"status": e.status, "pending": pending},
+        )
+    ]
+
+
+@_on(Student.AktivitetsplanCreated)
+def _student_aktivitetsplan_created(
+    e: Student.AktivitetsplanCreated, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Put(
+            "plans",
+            {
+                "plan_id": str(e.plan_id),
+                "student_id": sid,
+                "school": school_of(sid),
+                "evaluation_date": _s(e.evaluation_date),
+                "closed": 0,
+            },
+        )
+    ]
+
+
+@_on(Student.AktivitetsplanEvaluated)
+def _student_aktivitetsplan_evaluated(
+    e: Student.AktivitetsplanEvaluated, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Patch(
+            "plans",
+            {"plan_id": str(e.plan_id)},
+            {"evaluation_date": _s(e.next_evaluation_date)},
+        )
+    ]
+
+
+@_on(Student.AktivitetsplanClosed)
+def _student_aktivitetsplan_closed(
+    e: Student.AktivitetsplanClosed, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [Patch("plans", {"plan_id": str(e.plan_id)}, {"closed": 1})]
+
+
+# -- vedtak ----------------------------------------------------------------------------------
+
+
+@_on(Vedtak.Opened)
+def _vedtak_opened(e: Vedtak.Opened, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        _stream(e, "vedtak", e.school_code),
+        Put(
+            "vedtak",
+            {
+                "vedtak_id": sid,
+                "student_id": str(e.student_id),
+                "school": e.school_code,
+                "kind": e.kind,
+                "status": "opened",
+                "valid_from": None,
+                "valid_to": None,
+                "revoked_on": None,
+                **{c.value: 0 for c in Competence},
+                "appeal_open": 0,
+                "notice_date": None,
+                "appeal_deadline": None,
+            },
+        ),
+    ]
+
+
+@_on(Vedtak.RecommendationReceived)
+def _vedtak_recommendation_received(
+    e: Vedtak.RecommendationReceived, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [Patch("vedtak", {"vedtak_id": sid}, {"status": "recommended"})]
+
+
+@_on(Vedtak.Decided)
+def _vedtak_decided(e: Vedtak.Decided, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch(
+            "vedtak",
+            {"vedtak_id": sid},
+            {
+                "status": "decided",
+                "valid_from": _s(e.valid_from),
+                "valid_to": _s(e.valid_to),
+                **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
+            },
+        )
+    ]
+
+
+@_on(Vedtak.Amended)
+def _vedtak_amended(e: Vedtak.Amended, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch(
+            "vedtak",
+            {"vedtak_id": sid},
+            {
+                "valid_to": _s(e.valid_to),
+                "notice_date": None,
+                "appeal_deadline": None,
+                **{c.value: int(e.hours.get(c.value, 0)) for c in Competence},
+            },
+        )
+    ]
+
+
+@_on(Vedtak.NoticeSent)
+def _vedtak_notice_sent(e: Vedtak.NoticeSent, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch(
+            "vedtak",
+            {"vedtak_id": sid},
+            {"notice_date": _s(e.notice_date), "appeal_deadline": _s(e.appeal_deadline)},
+        )
+    ]
+
+
+@_on(Vedtak.AppealLodged)
+def _vedtak_appeal_lodged(e: Vedtak.AppealLodged, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 1})]
+
+
+@_on(Vedtak.AppealResolved)
+def _vedtak_appeal_resolved(e: Vedtak.AppealResolved, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("vedtak", {"vedtak_id": sid}, {"appeal_open": 0})]
+
+
+@_on(Vedtak.Revoked)
+def _vedtak_revoked(e: Vedtak.Revoked, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch("vedtak", {"vedtak_id": sid}, {"status": "revoked", "revoked_on": _s(e.revoked_on)})
+    ]
+
+
+@_on(Vedtak.Expired)
+def _vedtak_expired(e: Vedtak.Expired, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("vedtak", {"vedtak_id": sid}, {"status": "expired"})]
+
+
+# -- team ------------------------------------------------------------------------------------
+
+
+@_on(Team.Formed)
+def _team_formed(e: Team.Formed, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [_stream(e, "team", e.school_code)]
+
+
+@_on(Team.MemberJoined)
+def _team_member_joined(e: Team.MemberJoined, sid: str, school_of: SchoolOf) -> list[Op]:
+    school = school_of(sid)
+    return [
+        Put(
+            "members",
+            {
+                "school": school,
+                "member_id": e.member_id,
+                "profession": e.profession,
+                "joined_on": _s(e.joined_on),
+                "left_on": None,
+                "coordinator": 0,
+            },
+        ),
+        Put(
+            "positions",
+            {
+                "school": school,
+                "member_id": e.member_id,
+                "effective_from": _s(e.joined_on),
+                "percent": str(e.position_percent),
+            },
+        ),
+    ]
+
+
+@_on(Team.PositionChanged)
+def _team_position_changed(e: Team.PositionChanged, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Put(
+            "positions",
+            {
+                "school": school_of(sid),
+                "member_id": e.member_id,
+                "effective_from": _s(e.effective_from),
+                "percent": str(e.position_percent),
+            },
+        )
+    ]
+
+
+@_on(Team.CoordinatorAppointed)
+def _team_coordinator_appointed(
+    e: Team.CoordinatorAppointed, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    school = school_of(sid)
+    ops: list[Op] = []
+    if e.previous_member_id is not None:
+        ops.append(
             Patch(
                 "members",
-                {"school": school_of(sid), "member_id": e.member_id},
-                {"left_on": _s(e.left_on), "coordinator": 0},
+                {"school": school, "member_id": e.previous_member_id},
+                {"coordinator": 0},
             )
-        ]
-    # -- meetings --------------------------------------------------------------------------------
-    if isinstance(e, Meeting.Scheduled):
-        return [
-            _stream(e, "meeting", e.school_code),
-            Put(
-                "meetings",
-                {
-                    "meeting_id": sid,
-                    "school": e.school_code,
-                    "kind": e.kind,
-                    "scheduled_at": _s(e.scheduled_at),
-                    "held_at": None,
-                    "closed": 0,
-                    "cancelled": 0,
-                },
-            ),
-        ]
-    if isinstance(e, Meeting.ExternalParticipantAdded):
-        return [Put("meeting_bodies", {"meeting_id": sid, "body": e.body})]
-    if isinstance(e, Meeting.AgendaItemAdded):
-        return [
-            Put(
-                "agenda",
-                {
-                    "item_id": str(e.item_id),
-                    "meeting_id": sid,
-                    "school": school_of(sid),
-                    "subject_kind": e.subject_kind,
-                    "student_id": _s(e.student_id),
-                    "anonymous": 1 if e.anonymous else 0,
-                    "trinn": e.trinn,
-                    "class_name": e.class_name,
-                    "concern_id": _s(e.concern_id),
-                },
-            )
-        ]
-    if isinstance(e, Meeting.DecisionRecorded):
-        return [
-            Put(
-                "actions",
-                {
-                    "decision_id": str(e.decision_id),
-                    "meeting_id": sid,
-                    "school": school_of(sid),
-                    "item_id": str(e.item_id),
-                    "student_id": _s(e.student_id),
-                    "outcome": e.outcome,
-                    "responsible": e.responsible,
-                    "due": _s(e.due),
-                    "completed_on": None,
-                },
-            )
-        ]
-    if isinstance(e, Meeting.ActionCompleted):
-        return [
-            Patch(
-                "actions", {"decision_id": str(e.decision_id)}, {"completed_on": _s(e.completed_on)}
-            )
-        ]
-    if isinstance(e, Meeting.Held):
-        return [Patch("meetings", {"meeting_id": sid}, {"held_at": _s(e.held_at)})]
-    if isinstance(e, Meeting.MinutesClosed):
-        return [Patch("meetings", {"meeting_id": sid}, {"closed": 1})]
-    if isinstance(e, Meeting.Cancelled):
-        return [Patch("meetings", {"meeting_id": sid}, {"cancelled": 1})]
-    # -- case file and access log ----------------------------------------------------------------
-    if isinstance(e, CaseFile.Opened):
-        return [_stream(e, "casefile", school_of(str(e.student_id)))]
-    if isinstance(e, AccessLog.Started):
-        return [_stream(e, "accesslog", school_of(str(e.student_id)))]
-    return []
+        )
+    ops.append(Patch("members", {"school": school, "member_id": e.member_id}, {"coordinator": 1}))
+    return ops
+
+
+@_on(Team.AssignmentMade)
+def _team_assignment_made(e: Team.AssignmentMade, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Put(
+            "assignments",
+            {
+                "assignment_id": str(e.assignment_id),
+                "school": school_of(sid),
+                "member_id": e.member_id,
+                "target_kind": e.target_kind,
+                "student_id": _s(e.student_id),
+                "vedtak_id": _s(e.vedtak_id),
+                "trinn": e.trinn,
+                "class_name": e.class_name,
+                "minutes": e.minutes_per_week,
+                "valid_from": _s(e.valid_from),
+                "valid_to": _s(e.valid_to),
+            },
+        )
+    ]
+
+
+@_on(Team.AssignmentEnded)
+def _team_assignment_ended(e: Team.AssignmentEnded, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch("assignments", {"assignment_id": str(e.assignment_id)}, {"valid_to": _s(e.ended_on)})
+    ]
+
+
+@_on(Team.MemberLeft)
+def _team_member_left(e: Team.MemberLeft, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        Patch(
+            "members",
+            {"school": school_of(sid), "member_id": e.member_id},
+            {"left_on": _s(e.left_on), "coordinator": 0},
+        )
+    ]
+
+
+# -- meetings --------------------------------------------------------------------------------
+
+
+@_on(Meeting.Scheduled)
+def _meeting_scheduled(e: Meeting.Scheduled, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [
+        _stream(e, "meeting", e.school_code),
+        Put(
+            "meetings",
+            {
+                "meeting_id": sid,
+                "school": e.school_code,
+                "kind": e.kind,
+                "scheduled_at": _s(e.scheduled_at),
+                "held_at": None,
+                "closed": 0,
+                "cancelled": 0,
+                "open": 1,
+            },
+        ),
+    ]
+
+
+@_on(Meeting.ExternalParticipantAdded)
+def _meeting_external_participant_added(
+    e: Meeting.ExternalParticipantAdded, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [Put("meeting_bodies", {"meeting_id": sid, "body": e.body})]
+
+
+@_on(Meeting.AgendaItemAdded)
+def _meeting_agenda_item_added(
+    e: Meeting.AgendaItemAdded, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Put(
+            "agenda",
+            {
+                "item_id": str(e.item_id),
+                "meeting_id": sid,
+                "school": school_of(sid),
+                "subject_kind": e.subject_kind,
+                "student_id": _s(e.student_id),
+                "anonymous": 1 if e.anonymous else 0,
+                "trinn": e.trinn,
+                "class_name": e.class_name,
+                "concern_id": _s(e.concern_id),
+            },
+        )
+    ]
+
+
+@_on(Meeting.DecisionRecorded)
+def _meeting_decision_recorded(
+    e: Meeting.DecisionRecorded, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Put(
+            "actions",
+            {
+                "decision_id": str(e.decision_id),
+                "meeting_id": sid,
+                "school": school_of(sid),
+                "item_id": str(e.item_id),
+                "student_id": _s(e.student_id),
+                "outcome": e.outcome,
+                "responsible": e.responsible,
+                "due": _s(e.due),
+                "completed_on": None,
+                "open": 0 if e.responsible is None else 1,
+            },
+        )
+    ]
+
+
+@_on(Meeting.ActionCompleted)
+def _meeting_action_completed(
+    e: Meeting.ActionCompleted, sid: str, school_of: SchoolOf
+) -> list[Op]:
+    return [
+        Patch(
+            "actions",
+            {"decision_id": str(e.decision_id)},
+            {"completed_on": _s(e.completed_on), "open": 0},
+        )
+    ]
+
+
+@_on(Meeting.Held)
+def _meeting_held(e: Meeting.Held, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("meetings", {"meeting_id": sid}, {"held_at": _s(e.held_at), "open": 0})]
+
+
+@_on(Meeting.MinutesClosed)
+def _meeting_minutes_closed(e: Meeting.MinutesClosed, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("meetings", {"meeting_id": sid}, {"closed": 1})]
+
+
+@_on(Meeting.Cancelled)
+def _meeting_cancelled(e: Meeting.Cancelled, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [Patch("meetings", {"meeting_id": sid}, {"cancelled": 1, "open": 0})]
+
+
+# -- case file and access log ----------------------------------------------------------------
+
+
+@_on(CaseFile.Opened)
+def _case_file_opened(e: CaseFile.Opened, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [_stream(e, "casefile", school_of(str(e.student_id)))]
+
+
+@_on(AccessLog.Started)
+def _access_log_started(e: AccessLog.Started, sid: str, school_of: SchoolOf) -> list[Op]:
+    return [_stream(e, "accesslog", school_of(str(e.student_id)))]
 
 
 def day_before(value: date) -> date:

@@ -808,7 +808,7 @@ class Boom(Exception):
     pass
 
 
-def test_a_mapper_failure_mid_page_rolls_back_rows_and_position(
+def test_a_decoding_failure_mid_page_rolls_back_rows_and_position(
     busy_store: tuple[Miljo, World], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     miljo, _ = busy_store
@@ -816,17 +816,17 @@ def test_a_mapper_failure_mid_page_rolls_back_rows_and_position(
     store = SQLiteViewStore(app, tmp_path / "views.sqlite", page_size=25)
     store.catch_up(limit=30)
     before = view_rows(store)
-    real = app.mapper.to_domain_event
+    real = store.reader.light  # the view store's decoder (adapters.fastread)
     calls = 0
 
     def failing(notification: Any) -> Any:
         nonlocal calls
         calls += 1
         if calls == 12:  # the 12th event of the page
-            raise Boom("mapper failed")
+            raise Boom("decoder failed")
         return real(notification)
 
-    monkeypatch.setattr(app.mapper, "to_domain_event", failing)
+    monkeypatch.setattr(store.reader, "light", failing)
     with pytest.raises(Boom):
         store.catch_up()
     assert calls == 12
@@ -853,17 +853,17 @@ def test_a_write_failure_mid_page_rolls_back_rows_and_position(
     store = SQLiteViewStore(app, tmp_path / "views.sqlite", page_size=40)
     store.catch_up(limit=5)
     before = view_rows(store)
-    real = store._execute
+    real = store._write_rows
     executed = 0
 
-    def failing(op: Any) -> None:
+    def failing(statement: str, rows: list[tuple[Any, ...]]) -> None:
         nonlocal executed
         executed += 1
-        if executed == 30:  # rows of earlier events in the page are already written
+        if executed == 4:  # the page's first runs of rows are already written
             raise error
-        real(op)
+        real(statement, rows)
 
-    monkeypatch.setattr(store, "_execute", failing)
+    monkeypatch.setattr(store, "_write_rows", failing)
     with pytest.raises(type(error)):
         store.catch_up()
     assert store.position() == 5
