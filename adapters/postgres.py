@@ -910,7 +910,7 @@ class PostgresViewStore(SqlViewStore):
                 conn.pipeline(),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-                yield _CursorRun(cur)
+                yield _CursorRun(conn, cur)
         except (psycopg.OperationalError, PoolTimeout) as error:
             raise ViewError(
                 f"view tables cannot be written: {describe_error(error, self.target)}"
@@ -998,15 +998,24 @@ class PostgresViewStore(SqlViewStore):
 
 
 class _CursorRun:
-    """:class:`Run` on one cursor of a write transaction."""
+    """:class:`Run` on one cursor of a write transaction (in pipeline mode).
 
-    def __init__(self, cur: psycopg.Cursor[Row]) -> None:
+    Writes go through the one cursor without waiting for their replies. Each ``SELECT`` gets
+    a cursor of its own: on the shared cursor, the reply of a write still in the pipeline
+    could be taken for the ``SELECT``'s ("the last operation didn't produce records",
+    seen in a 100k rebuild).
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], cur: psycopg.Cursor[Row]) -> None:
+        self._conn = conn
         self._cur = cur
 
     def __call__(self, statement: str, params: Sequence[object], /) -> list[Row]:
-        self._cur.execute(statement, params)
         if statement.startswith("SELECT"):
-            return self._cur.fetchall()
+            with self._conn.cursor(row_factory=dict_row) as reader:
+                reader.execute(statement, params)
+                return reader.fetchall()
+        self._cur.execute(statement, params)
         return []
 
     def many(self, statement: str, rows: list[tuple[Any, ...]], /) -> None:
