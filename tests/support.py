@@ -94,23 +94,31 @@ def postgres_store_url(target: PostgresTarget) -> str:
     )
 
 
-def stored_event_count(location: StoreLocation) -> int:
-    """How many events the store holds, counted in its events table without its keys
-    (read-only): ``stored_events`` in a SQLite file, ``miljo_events`` in a PostgreSQL schema."""
+def stored_states(location: StoreLocation, topic_prefix: str = "") -> list[bytes]:
+    """The stored (encrypted) state of every event whose topic starts with ``topic_prefix``,
+    read from the events table without the store's keys: ``stored_events`` in a SQLite file,
+    ``miljo_events`` in a PostgreSQL schema."""
+    pattern = topic_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
     if location.postgres is not None:
         target = location.postgres
-        query = sql.SQL("SELECT count(*) FROM {}.miljo_events").format(
+        query = sql.SQL("SELECT state FROM {}.miljo_events WHERE topic LIKE %s").format(
             sql.Identifier(target.schema)
         )
         with psycopg.connect(make_conninfo("", **target.connect_kwargs())) as conn:
-            row = conn.execute(query).fetchone()
+            rows = conn.execute(query, (pattern,)).fetchall()
     else:
-        assert location.db_path is not None, "an in-memory store has no table to count"
+        assert location.db_path is not None, "an in-memory store has no table to read"
         uri = f"file:{location.db_path}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            row = db.execute("SELECT count(*) FROM stored_events").fetchone()
-    assert row is not None
-    return int(row[0])
+            rows = db.execute(
+                "SELECT state FROM stored_events WHERE topic LIKE ? ESCAPE '\\'", (pattern,)
+            ).fetchall()
+    return [bytes(state) for (state,) in rows]
+
+
+def stored_event_count(location: StoreLocation) -> int:
+    """How many events the store holds, counted in its events table without its keys."""
+    return len(stored_states(location))
 
 
 def postgres_has_store(target: PostgresTarget) -> bool:

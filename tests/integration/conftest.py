@@ -4,8 +4,9 @@
 kind: a fresh in-memory store, a freshly initialised SQLite file and a freshly initialised
 PostgreSQL schema (``postgres``-marked: skipped without ``MILJO_TEST_POSTGRES_URL``, see
 tests/conftest.py). All run on the shared ``clock`` (a :class:`~tests.support.FakeClock` at T0,
-Monday 2024-08-19) and deterministic ids. A test that needs a store *file* (it reads
-``db_path`` or opens the SQLite database) asks for ``sqlite_location`` instead.
+Monday 2024-08-19) and deterministic ids. A test that opens a store more than once asks for
+``store_location`` (SQLite and PostgreSQL, through ``backend``); one that needs the store
+*file* itself (it reads ``db_path`` or opens the SQLite database) for ``sqlite_location``.
 
 ``build_gjesdal`` registers the seed's Gjesdal ungdomsskole: trinn 8-10 with four parallel
 classes (8a-8d, 9a-9d, 10a-10d) and a miljø team of 7 miljøterapeuter at 85 % positions and
@@ -175,6 +176,16 @@ def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> I
         yield miljo
     finally:
         miljo.close()
+
+
+@pytest.fixture
+def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """An initialised, empty store on ``backend`` (SQLite file or PostgreSQL schema) for tests
+    that open it more than once."""
+    if backend == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres_schema")
+        return new_postgres_store(target, tmp_path / "pg.keys")
+    return new_sqlite_store(tmp_path / "miljo.sqlite")
 
 
 @pytest.fixture
