@@ -30,15 +30,19 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# Two pytest-xdist workers (each test has its own tmp_path, MILJO_HOME and PostgreSQL schema);
+# `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+
 test: lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 # Only the PostgreSQL tests, against a private throw-away cluster (scripts/pg-cluster; needs
 # the PostgreSQL server package). `make test` runs them too when MILJO_TEST_POSTGRES_URL is set.
 test-pg: setup
 	@cluster_env=$$(scripts/pg-cluster start) && eval "$$cluster_env" && \
 	trap 'scripts/pg-cluster stop "$$MILJO_PG_CLUSTER"' EXIT && \
-	MILJO_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -m postgres
+	MILJO_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m postgres
 
 docs: setup
 	$(BIN)/python -m cli.docgen > docs/cli.md

@@ -34,7 +34,14 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from adapters.bootstrap import PostgresTarget, StoreLocation, parse_postgres_url
+from adapters.bootstrap import (
+    PostgresTarget,
+    StoreLocation,
+    init_store,
+    parse_postgres_url,
+    resolve_store,
+)
+from tests.support import FIGURES_PROPERTY
 
 ENV_URL = "MILJO_TEST_POSTGRES_URL"
 ENV_REQUIRE = "MILJO_REQUIRE_POSTGRES"
@@ -83,6 +90,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+class FaultFigures:
+    """Collects the fault tests' figures from the test reports and prints them at the end.
+
+    Under pytest-xdist the reports, with their user properties, reach the controlling process,
+    where the workers' own terminal output is not shown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.lines.extend(
+                str(value) for name, value in report.user_properties if name == FIGURES_PROPERTY
+            )
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("miljo fault figures (docs/reliability.md)")
+            for line in sorted(self.lines):
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(FaultFigures(), "miljo-fault-figures")
 
 
 @pytest.fixture
@@ -158,3 +191,17 @@ def postgres_schema(postgres_target: PostgresTarget) -> Iterator[PostgresTarget]
 def postgres_location(target: PostgresTarget, keys_dir: Path) -> StoreLocation:
     """An uninitialised PostgreSQL store location with its key folder at ``keys_dir``."""
     return StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
+
+
+@pytest.fixture
+def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """An initialised, empty store on ``backend`` (a SQLite file under ``tmp_path``, or the
+    test's own PostgreSQL schema with its keys under ``tmp_path``) for tests that open it
+    more than once."""
+    if backend == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres_schema")
+        location = postgres_location(target, tmp_path / "pg.keys")
+    else:
+        location = resolve_store(tmp_path / "miljo.sqlite")
+    init_store(location)
+    return location

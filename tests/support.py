@@ -20,6 +20,10 @@ from adapters.bootstrap import PostgresTarget, StoreLocation
 from domain.base import MiljoAggregate
 from domain.values import Actor, Role
 
+#: The user property under which a fault test records its one-line figures
+#: (tests/integration/workers.py ``report``); tests/conftest.py repeats them in the summary.
+FIGURES_PROPERTY = "miljo_fault_figures"
+
 T0 = datetime(2024, 8, 19, 8, 0, tzinfo=UTC)  # first school day of autumn term 2024
 
 COORDINATOR = Actor(person_id="p-coord", role=Role.MILJOKOORDINATOR)

@@ -179,16 +179,6 @@ def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> I
 
 
 @pytest.fixture
-def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
-    """An initialised, empty store on ``backend`` (SQLite file or PostgreSQL schema) for tests
-    that open it more than once."""
-    if backend == "postgres":
-        target: PostgresTarget = request.getfixturevalue("postgres_schema")
-        return new_postgres_store(target, tmp_path / "pg.keys")
-    return new_sqlite_store(tmp_path / "miljo.sqlite")
-
-
-@pytest.fixture
 def sqlite_location(tmp_path: Path) -> StoreLocation:
     """An initialised, empty SQLite store for tests that open it more than once."""
     return new_sqlite_store(tmp_path / "miljo.sqlite")

@@ -1223,14 +1223,14 @@ def test_erasure_shreds_the_wrapped_key_from_the_keyring_files(
 
 
 @pytest.fixture
-def written_store(sqlite_location: StoreLocation) -> tuple[StoreLocation, UUID]:
-    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+def written_store(store_location: StoreLocation) -> tuple[StoreLocation, UUID]:
+    with open_store(store_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
         kari = register(miljo, "3601", "Kari Testesen")
         miljo.record_observation(
             THERAPIST, kari, arena="break", categories=["social"], text="Alene ved porten"
         )
-    return sqlite_location, kari
+    return store_location, kari
 
 
 def _replace_payload_key(location: StoreLocation) -> None:

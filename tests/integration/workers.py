@@ -50,7 +50,7 @@ from domain.errors import ConcurrencyConflict, RuleViolation
 from domain.facade import Miljo
 from domain.projection import TABLES
 from domain.values import Actor, Role
-from tests.support import postgres_store_url
+from tests.support import FIGURES_PROPERTY, postgres_store_url
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RESULTS_ENV: Final = "MILJO_FAULT_RESULTS"
@@ -229,6 +229,7 @@ def report(
     for key, value in figures.items():
         record_property(key, value)
     line = f"[miljo fault figures] {test}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+    record_property(FIGURES_PROPERTY, line)  # repeated in the terminal summary (tests/conftest.py)
     terminal(line)
     record = {
         "test": test,
