@@ -2,9 +2,9 @@
 
 Every store fixture (``fresh``, ``empty``, ``school``) runs once per backend (``backend``, see
 tests/conftest.py): a SQLite file under the test's ``tmp_path``, or a fresh PostgreSQL schema
-given to the CLI as a ``postgresql://`` URL in ``MILJO_STORE`` (its key folder under the test's
-``MILJO_HOME``). A test about the SQLite file itself uses :attr:`Cli.store` and is marked
-``@pytest.mark.backends("sqlite", reason=...)``.
+given to the CLI as a ``postgresql://`` URL in ``MILJO_STORE``, its key folder under
+``tmp_path`` in ``MILJO_KEYS_DIR``. A test about the SQLite file itself uses :attr:`Cli.store`
+and is marked ``@pytest.mark.backends("sqlite", reason=...)``.
 """
 
 from __future__ import annotations

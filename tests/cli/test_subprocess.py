@@ -60,11 +60,12 @@ def store_env(fresh: Cli) -> dict[str, str]:
 
 def test_a_school_year_starts(fresh: Cli, store_env: dict[str, str], tmp_path: Path) -> None:
     env = store_env
+    expected = fresh.described()
     if fresh.backend == "sqlite":  # the default store: miljo.sqlite in MILJO_HOME
         del env["MILJO_STORE"]
+        expected = str(tmp_path / "home" / "miljo.sqlite")
     init = json_of(env, "store", "init")
-    expected = tmp_path / "home" / "miljo.sqlite" if fresh.backend == "sqlite" else None
-    assert init["path"] == (str(expected) if expected else fresh.described())
+    assert init["path"] == expected
     ok(env, "school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10")
     ok(env, "school", "add-class", "gjesdal", "8c", "--trinn", "8")
     registered = json_of(
