@@ -114,12 +114,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def gjesdal_env(
     fresh: Cli, store_env: dict[str, str], request: pytest.FixtureRequest
 ) -> dict[str, str]:
-    """``store_env`` on a store with school gjesdal (a copy of ``template`` for SQLite)."""
+    """``store_env`` on a store with school gjesdal: a copy of ``template`` for SQLite, set up
+    in-process (click's runner) in the test's PostgreSQL schema."""
     if fresh.backend == "sqlite":
         shutil.copytree(request.getfixturevalue("template"), fresh.store.parent)
     else:
         for command in SETUP:
-            ok(store_env, *command)
+            fresh.ok(*command)
     return store_env
 
 
