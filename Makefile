@@ -30,15 +30,21 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# Two pytest-xdist workers (each test has its own tmp_path, MILJO_HOME and PostgreSQL schema),
+# a module (or class) per worker so module-scoped stores are built once;
+# `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadscope
+
 test: lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(XDIST)
 
 # Only the PostgreSQL tests, against a private throw-away cluster (scripts/pg-cluster; needs
 # the PostgreSQL server package). `make test` runs them too when MILJO_TEST_POSTGRES_URL is set.
 test-pg: setup
 	@cluster_env=$$(scripts/pg-cluster start) && eval "$$cluster_env" && \
 	trap 'scripts/pg-cluster stop "$$MILJO_PG_CLUSTER"' EXIT && \
-	MILJO_REQUIRE_POSTGRES=1 $(BIN)/pytest -q -m postgres
+	MILJO_REQUIRE_POSTGRES=1 $(BIN)/pytest -q $(XDIST) -m postgres
 
 docs: setup
 	$(BIN)/python -m cli.docgen > docs/cli.md

@@ -7,6 +7,14 @@ skipped PostgreSQL test would hide a failure: then they fail.
 
 Every test that uses :func:`postgres_schema` gets a fresh, empty schema of its own, dropped
 (cascade) at teardown; tests using any PostgreSQL fixture are marked ``postgres``.
+
+Every test that stores anything runs on both backends (SQLite and PostgreSQL): it asks, directly
+or through a fixture such as the CLI's ``fresh``, for :func:`backend`, which this conftest
+parametrizes with ``sqlite`` and ``postgres``. A test about one backend's own mechanism (the
+SQLite online backup API, a damaged SQLite file, ``pg_dump``) says so with
+``@pytest.mark.backends("sqlite", reason=...)``; docs/reliability.md lists those tests.
+Schema names are random and every test has its own ``tmp_path``, so parallel workers
+(pytest-xdist) never share a schema, a SQLite file or a ``MILJO_HOME``.
 """
 
 from __future__ import annotations
@@ -26,11 +34,20 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from adapters.bootstrap import PostgresTarget, StoreLocation, parse_postgres_url
+from adapters.bootstrap import (
+    PostgresTarget,
+    StoreLocation,
+    init_store,
+    parse_postgres_url,
+    resolve_store,
+)
+from tests.support import FIGURES_PROPERTY
 
 ENV_URL = "MILJO_TEST_POSTGRES_URL"
 ENV_REQUIRE = "MILJO_REQUIRE_POSTGRES"
 POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_target", "postgres_schema"})
+#: The two persistent backends every store-touching test runs on.
+BACKENDS: tuple[str, ...] = ("sqlite", "postgres")
 
 
 def _import_library_suites() -> None:
@@ -47,10 +64,65 @@ def _import_library_suites() -> None:
 _import_library_suites()
 
 
+def backend_param(kind: str) -> Any:
+    """``kind`` as a pytest parameter; ``postgres`` carries the ``postgres`` mark."""
+    return pytest.param(kind, marks=pytest.mark.postgres) if kind == "postgres" else kind
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that needs :func:`backend` once per backend (or per the backends its
+    ``backends`` mark names, with a reason)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    kinds = BACKENDS
+    mark = metafunc.definition.get_closest_marker("backends")
+    if mark is not None:
+        if not mark.kwargs.get("reason"):
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: backends(...) needs a reason")
+        unknown = set(mark.args) - set(BACKENDS)
+        if not mark.args or unknown:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: backends{mark.args!r}")
+        kinds = tuple(mark.args)
+    metafunc.parametrize("backend", [backend_param(kind) for kind in kinds], indirect=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+class FaultFigures:
+    """Collects the fault tests' figures from the test reports and prints them at the end.
+
+    Under pytest-xdist the reports, with their user properties, reach the controlling process,
+    where the workers' own terminal output is not shown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.lines.extend(
+                str(value) for name, value in report.user_properties if name == FIGURES_PROPERTY
+            )
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("miljo fault figures (docs/reliability.md)")
+            for line in sorted(self.lines):
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(FaultFigures(), "miljo-fault-figures")
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres`` (parametrized by :func:`pytest_generate_tests`)."""
+    kind: str = request.param
+    return kind
 
 
 def postgres_required() -> bool:
@@ -119,3 +191,17 @@ def postgres_schema(postgres_target: PostgresTarget) -> Iterator[PostgresTarget]
 def postgres_location(target: PostgresTarget, keys_dir: Path) -> StoreLocation:
     """An uninitialised PostgreSQL store location with its key folder at ``keys_dir``."""
     return StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
+
+
+@pytest.fixture
+def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """An initialised, empty store on ``backend`` (a SQLite file under ``tmp_path``, or the
+    test's own PostgreSQL schema with its keys under ``tmp_path``) for tests that open it
+    more than once."""
+    if backend == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres_schema")
+        location = postgres_location(target, tmp_path / "pg.keys")
+    else:
+        location = resolve_store(tmp_path / "miljo.sqlite")
+    init_store(location)
+    return location

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from adapters.bootstrap import PostgresTarget, StoreLocation
 from domain.base import MiljoAggregate
 from domain.values import Actor, Role
+
+#: The user property under which a fault test records its one-line figures
+#: (tests/integration/workers.py ``report``); tests/conftest.py repeats them in the summary.
+FIGURES_PROPERTY = "miljo_fault_figures"
 
 T0 = datetime(2024, 8, 19, 8, 0, tzinfo=UTC)  # first school day of autumn term 2024
 
@@ -71,3 +83,52 @@ def replay(events: Sequence[Any]) -> Any:
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+def postgres_store_url(target: PostgresTarget) -> str:
+    """The target's URL *with* its password and schema, as ``--store``/``MILJO_STORE`` take it
+    (for a test's CLI environment or a child process; never printed)."""
+    auth = quote(target.user, safe="")
+    if target.password:
+        auth += ":" + quote(target.password, safe="")
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return (
+        f"postgresql://{auth}@{host}:{target.port}/{quote(target.dbname, safe='')}"
+        f"?schema={target.schema}"
+    )
+
+
+def stored_states(location: StoreLocation, topic_prefix: str = "") -> list[bytes]:
+    """The stored (encrypted) state of every event whose topic starts with ``topic_prefix``,
+    read from the events table without the store's keys: ``stored_events`` in a SQLite file,
+    ``miljo_events`` in a PostgreSQL schema."""
+    pattern = topic_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
+    if location.postgres is not None:
+        target = location.postgres
+        query = sql.SQL("SELECT state FROM {}.miljo_events WHERE topic LIKE %s").format(
+            sql.Identifier(target.schema)
+        )
+        with psycopg.connect(make_conninfo("", **target.connect_kwargs())) as conn:
+            rows = conn.execute(query, (pattern,)).fetchall()
+    else:
+        assert location.db_path is not None, "an in-memory store has no table to read"
+        uri = f"file:{location.db_path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            rows = db.execute(
+                "SELECT state FROM stored_events WHERE topic LIKE ? ESCAPE '\\'", (pattern,)
+            ).fetchall()
+    return [bytes(state) for (state,) in rows]
+
+
+def stored_event_count(location: StoreLocation) -> int:
+    """How many events the store holds, counted in its events table without its keys."""
+    return len(stored_states(location))
+
+
+def postgres_has_store(target: PostgresTarget) -> bool:
+    """Whether ``target``'s schema holds any miljo table (a store was initialised there)."""
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s"
+    with psycopg.connect(make_conninfo("", **target.connect_kwargs())) as conn:
+        row = conn.execute(query, (target.schema,)).fetchone()
+    assert row is not None
+    return int(row[0]) > 0

@@ -344,7 +344,7 @@ def test_erase_without_yes_never_opens_the_store(fresh: Cli) -> None:
         exit_codes.USAGE_ERROR, "--as", REKTOR, "student", "erase", *STUDENT, "--basis", "draft"
     )
     assert "--yes" in line
-    assert not fresh.store.exists()
+    assert not fresh.store_exists()
 
 
 def test_a_restricted_case_still_has_its_non_archival_data_erased(school: Cli) -> None:

@@ -39,11 +39,11 @@ from uuid import UUID
 import attrs
 import pytest
 
-from adapters.bootstrap import init_store, open_store, resolve_store
+from adapters.bootstrap import StoreLocation, init_store, open_store, resolve_store
 from cli import exit_codes
 from domain.facade import Miljo
 from domain.values import HoursByCompetence
-from tests.cli.conftest import Cli, make_cli
+from tests.cli.conftest import Cli
 from tests.cli.test_cli_runner import (
     BOOL,
     DATE,
@@ -271,19 +271,22 @@ def build(miljo: Miljo, clock: FakeClock) -> dict[str, UUID]:
     return ids
 
 
-@pytest.fixture(scope="session")
-def gjesdal_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
-    """The scenario's store folder (store file and keys), built once."""
-    folder = tmp_path_factory.mktemp("gjesdal-read") / "store"
-    location = resolve_store(folder / "miljo.sqlite")
+def build_store(location: StoreLocation) -> Scenario:
+    """Initialise the store at ``location`` and build the scenario in it."""
     init_store(location)
     clock = FakeClock()
     miljo = open_store(location, clock=clock, ids=PrefixIds())
     try:
-        ids = build(miljo, clock)
+        return Scenario(build(miljo, clock))
     finally:
         miljo.close()
-    return folder, Scenario(ids)
+
+
+@pytest.fixture(scope="session")
+def gjesdal_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
+    """The scenario's SQLite store folder (store file and keys), built once."""
+    folder = tmp_path_factory.mktemp("gjesdal-read") / "store"
+    return folder, build_store(resolve_store(folder / "miljo.sqlite"))
 
 
 @attrs.define
@@ -293,11 +296,16 @@ class Gjesdal:
 
 
 @pytest.fixture
-def gj(tmp_path: Path, gjesdal_template: tuple[Path, Scenario]) -> Gjesdal:
-    """A CLI on a copy of the scenario's store, at MILJO_FAKE_NOW = 2024-09-23 10:00 (Oslo)."""
-    folder, scenario = gjesdal_template
-    cli = make_cli(tmp_path)
-    shutil.copytree(folder, cli.store.parent)
+def gj(fresh: Cli, request: pytest.FixtureRequest) -> Gjesdal:
+    """A CLI on the scenario's store, at MILJO_FAKE_NOW = 2024-09-23 10:00 (Oslo): a copy of
+    the SQLite template, or built in the test's PostgreSQL schema (the same ids and times)."""
+    cli = fresh
+    scenario: Scenario
+    if cli.backend == "sqlite":
+        folder, scenario = request.getfixturevalue("gjesdal_template")
+        shutil.copytree(folder, cli.store.parent)
+    else:
+        scenario = build_store(cli.location)
     cli.env["MILJO_FAKE_NOW"] = NOW
     cli.env["MILJO_ACTOR"] = "spesialpedagogisk_ansvarlig:p-sped"
     return Gjesdal(cli, scenario)
@@ -883,7 +891,7 @@ def test_store_rebuild_of_an_empty_store(empty: Cli) -> None:
 
 
 def test_store_rebuild_needs_a_store(fresh: Cli) -> None:
-    assert "does not exist" in fresh.fails(exit_codes.STORE_ERROR, "store", "rebuild")
+    assert fresh.missing_store_says in fresh.fails(exit_codes.STORE_ERROR, "store", "rebuild")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -897,7 +905,8 @@ MILJO = Path(sys.executable).parent / "miljo"
 def test_overview_json_from_the_installed_command(gj: Gjesdal) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MILJO_", "_MILJO_"))}
     env.update(
-        MILJO_STORE=str(gj.cli.store),
+        MILJO_STORE=gj.cli.store_argument,
+        MILJO_KEYS_DIR=str(gj.cli.keys_dir),
         MILJO_ACTOR="miljokoordinator:p-coord",
         MILJO_FAKE_NOW=NOW,
     )

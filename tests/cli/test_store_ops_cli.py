@@ -3,10 +3,8 @@ a real process stopped with SIGTERM."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import PostgresTarget, open_store, resolve_store
+from adapters.bootstrap import PostgresTarget, StoreLocation, open_store
 from cli import exit_codes
 from cli.wiring import FixedClock
 from tests.cli.conftest import AUDITOR, COORDINATOR, FAKE_NOW, Cli
@@ -35,6 +33,9 @@ def verifies(cli: Cli, *store: str) -> None:
     assert result.exit_code == exit_codes.OK
 
 
+@pytest.mark.backends(
+    "sqlite", reason="SQLite online backup API; PostgreSQL: pg_dump/pg_restore, test_postgres.py"
+)
 def test_backup_and_restore(school: Cli, tmp_path: Path) -> None:
     backup = tmp_path / "backup" / "gjesdal-2024-09-20.sqlite"
     out = school.ok("store", "backup", str(backup)).stdout
@@ -56,7 +57,7 @@ def test_backup_and_restore(school: Cli, tmp_path: Path) -> None:
     assert "already exists" in line
 
 
-def test_copy_sqlite_to_sqlite(school: Cli, tmp_path: Path) -> None:
+def test_copy_to_a_sqlite_file(school: Cli, tmp_path: Path) -> None:
     target = tmp_path / "kopi" / "miljo.sqlite"
     out = school.ok("store", "copy", "--to", str(target)).stdout
     assert "chain verified" in out
@@ -71,6 +72,7 @@ def test_copy_sqlite_to_sqlite(school: Cli, tmp_path: Path) -> None:
     assert "--to-keys" in line
 
 
+@pytest.mark.backends("sqlite", reason="copies a SQLite store to PostgreSQL and that copy back")
 def test_copy_to_postgres_and_back(
     school: Cli, postgres_schema: PostgresTarget, tmp_path: Path
 ) -> None:
@@ -97,10 +99,10 @@ def test_copy_to_postgres_and_back(
 # ---------------------------------------------------------------------------------------------
 
 
-def view_position(path: Path) -> int:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        row = db.execute("SELECT value FROM view_meta WHERE key = 'position'").fetchone()
-        return int(row[0]) if row else 0
+def view_position(cli: Cli) -> int:
+    position = cli.json("store", "info")["view_position"]
+    assert isinstance(position, int)
+    return position
 
 
 def start_follow(cli: Cli, *extra: str) -> subprocess.Popen[str]:
@@ -115,8 +117,8 @@ def start_follow(cli: Cli, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def write_observation(store: Path) -> int:
-    with open_store(resolve_store(store), clock=FixedClock(datetime.fromisoformat(FAKE_NOW))) as m:
+def write_observation(store: StoreLocation) -> int:
+    with open_store(store, clock=FixedClock(datetime.fromisoformat(FAKE_NOW))) as m:
         student = m.students_of(ADMIN, "gjesdal")[0]
         m.record_observation(
             THERAPIST, student, arena="break", categories=["social"], text="Ro i friminuttet"
@@ -129,12 +131,12 @@ def write_observation(store: Path) -> int:
 def test_follow_applies_new_events_and_stops_on_sigterm(school: Cli, verbose: bool) -> None:
     process = start_follow(school, *(["--verbose"] if verbose else []))
     try:
-        newest = write_observation(school.store)
+        newest = write_observation(school.location)
         deadline = time.monotonic() + 15
-        while view_position(school.store) < newest and time.monotonic() < deadline:
+        while view_position(school) < newest and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
-        assert view_position(school.store) == newest
+        assert view_position(school) == newest
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     finally:

@@ -1,5 +1,6 @@
 """The installed ``miljo`` executable, run as a user would: real processes, real exit codes,
-one-line errors on stderr and no tracebacks."""
+one-line errors on stderr and no tracebacks. On a SQLite file and on a PostgreSQL schema
+(``fresh``, tests/cli/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from cli import exit_codes
-from tests.cli.conftest import FAKE_NOW
+from tests.cli.conftest import FAKE_NOW, Cli
 
 MILJO = Path(sys.executable).parent / "miljo"
 
@@ -51,10 +52,20 @@ def json_of(env: dict[str, str], *args: str) -> Any:
     return json.loads(ok(env, *args, "--json"))
 
 
-def test_a_school_year_starts(tmp_path: Path) -> None:
-    env = environment(MILJO_HOME=str(tmp_path / "home"))
+@pytest.fixture
+def store_env(fresh: Cli) -> dict[str, str]:
+    """A real process's environment on the test's store (not initialised yet)."""
+    return environment(**{name: value for name, value in fresh.env.items() if value is not None})
+
+
+def test_a_school_year_starts(fresh: Cli, store_env: dict[str, str], tmp_path: Path) -> None:
+    env = store_env
+    expected = fresh.described()
+    if fresh.backend == "sqlite":  # the default store: miljo.sqlite in MILJO_HOME
+        del env["MILJO_STORE"]
+        expected = str(tmp_path / "home" / "miljo.sqlite")
     init = json_of(env, "store", "init")
-    assert init["path"] == str(tmp_path / "home" / "miljo.sqlite")
+    assert init["path"] == expected
     ok(env, "school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10")
     ok(env, "school", "add-class", "gjesdal", "8c", "--trinn", "8")
     registered = json_of(
@@ -83,13 +94,34 @@ def test_a_school_year_starts(tmp_path: Path) -> None:
     )
 
 
+SETUP = (
+    ("store", "init"),
+    ("school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10"),
+)
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store folder with school gjesdal, built once."""
     folder = tmp_path_factory.mktemp("subprocess-template")
     env = environment(MILJO_STORE=str(folder / "miljo.sqlite"))
-    ok(env, "store", "init")
-    ok(env, "school", "register", "gjesdal", "--name", "Gjesdal ungdomsskole", "--trinn", "8-10")
+    for command in SETUP:
+        ok(env, *command)
     return folder
+
+
+@pytest.fixture
+def gjesdal_env(
+    fresh: Cli, store_env: dict[str, str], request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """``store_env`` on a store with school gjesdal: a copy of ``template`` for SQLite, set up
+    in-process (click's runner) in the test's PostgreSQL schema."""
+    if fresh.backend == "sqlite":
+        shutil.copytree(request.getfixturevalue("template"), fresh.store.parent)
+    else:
+        for command in SETUP:
+            fresh.ok(*command)
+    return store_env
 
 
 @pytest.mark.parametrize(
@@ -110,11 +142,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_exit_codes_and_one_line_errors(
-    template: Path, tmp_path: Path, code: int, args: list[str], message: str
+    gjesdal_env: dict[str, str], code: int, args: list[str], message: str
 ) -> None:
-    store = tmp_path / "store"
-    shutil.copytree(template, store)
-    done = run(environment(MILJO_STORE=str(store / "miljo.sqlite")), *args)
+    done = run(gjesdal_env, *args)
     assert done.returncode == code, done.stderr
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -124,14 +154,17 @@ def test_exit_codes_and_one_line_errors(
     assert "Traceback" not in done.stderr
 
 
-def test_missing_store_is_exit_7_and_help_never_opens_it(tmp_path: Path) -> None:
-    env = environment(MILJO_STORE=str(tmp_path / "nowhere" / "miljo.sqlite"))
-    assert "Usage: miljo" in ok(env, "--help")
-    done = run(env, "school", "show", "gjesdal")
+def test_missing_store_is_exit_7_and_help_never_opens_it(
+    fresh: Cli, store_env: dict[str, str]
+) -> None:
+    assert "Usage: miljo" in ok(store_env, "--help")
+    done = run(store_env, "school", "show", "gjesdal")
     assert done.returncode == exit_codes.STORE_ERROR
     assert done.stderr.startswith("miljo: error: store ")
     assert done.stderr.count("\n") == 1
-    assert not (tmp_path / "nowhere").exists()
+    assert not fresh.store_exists()
+    if fresh.backend == "sqlite":
+        assert not fresh.store.parent.exists()
 
 
 def test_bash_completion_script(tmp_path: Path) -> None:

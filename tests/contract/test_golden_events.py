@@ -26,7 +26,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from adapters.bootstrap import TRANSCODER_TOPIC, init_store, open_store, resolve_store
+from adapters.bootstrap import TRANSCODER_TOPIC, StoreLocation, open_store, resolve_store
 from adapters.transcoder import OrjsonTranscoder
 from domain.application import SNAPSHOT_INTERVALS, MiljoApplication
 from domain.base import MiljoAggregate
@@ -261,15 +261,20 @@ def with_state(stored: StoredEvent, state: bytes) -> StoredEvent:
 
 
 @golden_files
-@pytest.mark.parametrize("store", [":memory:", "sqlite"])
-def test_repository_loads_golden_records(events_file: Path, store: str, tmp_path: Path) -> None:
-    """Golden records inserted into a real store load through the repository, snapshots
-    included, and equal the plain fold of their events."""
+def test_repository_loads_golden_records(events_file: Path, store_location: StoreLocation) -> None:
+    """Golden records inserted into a real store (SQLite and PostgreSQL) load through the
+    repository, snapshots included, and equal the plain fold of their events."""
+    loads_golden_records(events_file, store_location)
+
+
+@golden_files
+def test_memory_repository_loads_golden_records(events_file: Path) -> None:
+    loads_golden_records(events_file, resolve_store(":memory:"))
+
+
+def loads_golden_records(events_file: Path, location: StoreLocation) -> None:
     lines = read_golden(events_file)
     snapshot_lines = read_golden(snapshots_for(events_file))
-    location = resolve_store(store if store == ":memory:" else tmp_path / "golden.sqlite")
-    if not location.is_memory:
-        init_store(location)
     with open_store(location, hasher=TestHasher()) as miljo:
         # Golden lines are plain records; the store encrypts payloads at rest, so the
         # records go in as the store would hold them (personal fields left unsealed,

@@ -4,8 +4,9 @@
 kind: a fresh in-memory store, a freshly initialised SQLite file and a freshly initialised
 PostgreSQL schema (``postgres``-marked: skipped without ``MILJO_TEST_POSTGRES_URL``, see
 tests/conftest.py). All run on the shared ``clock`` (a :class:`~tests.support.FakeClock` at T0,
-Monday 2024-08-19) and deterministic ids. A test that needs a store *file* (it reads
-``db_path`` or opens the SQLite database) asks for ``sqlite_location`` instead.
+Monday 2024-08-19) and deterministic ids. A test that opens a store more than once asks for
+``store_location`` (SQLite and PostgreSQL, through ``backend``); one that needs the store
+*file* itself (it reads ``db_path`` or opens the SQLite database) for ``sqlite_location``.
 
 ``build_gjesdal`` registers the seed's Gjesdal ungdomsskole: trinn 8-10 with four parallel
 classes (8a-8d, 9a-9d, 10a-10d) and a miljø team of 7 miljøterapeuter at 85 % positions and
@@ -14,6 +15,7 @@ classes (8a-8d, 9a-9d, 10a-10d) and a miljø team of 7 miljøterapeuter at 85 % 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,7 +27,7 @@ import pytest
 from adapters.bootstrap import PostgresTarget, StoreLocation, init_store, open_store, resolve_store
 from domain.facade import Miljo
 from domain.values import Actor
-from tests.conftest import postgres_location
+from tests.conftest import postgres_location, temporary_schema
 from tests.support import ADMIN, FakeClock, SequentialIds
 
 STORE_KINDS = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
@@ -128,6 +130,22 @@ def new_postgres_store(target: PostgresTarget, keys_dir: Path) -> StoreLocation:
     location = postgres_location(target, keys_dir)
     init_store(location)
     return location
+
+
+@contextlib.contextmanager
+def store_of_kind(
+    kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreLocation | None]:
+    """An initialised, empty store for a fixture of any scope: None for ``memory``, a SQLite
+    file, or a fresh PostgreSQL schema (dropped on exit: close the store first)."""
+    if kind == "memory":
+        yield None
+    elif kind == "sqlite":
+        yield new_sqlite_store(tmp_path_factory.mktemp("store") / "miljo.sqlite")
+    else:
+        server: PostgresTarget = request.getfixturevalue("postgres_target")
+        with temporary_schema(server) as target:
+            yield new_postgres_store(target, tmp_path_factory.mktemp("store") / "pg.keys")
 
 
 @pytest.fixture

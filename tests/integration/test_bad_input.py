@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -53,10 +52,11 @@ from tests.integration.workers import (
     SCHOOL,
     StoreUnderTest,
     build_scenario,
+    postgres_store,
     report,
     sqlite_store,
 )
-from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock
+from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, stored_event_count
 
 FAKE_NOW: Final = "2024-09-20T10:00:00+02:00"
 ADMIN_AS: Final = "admin:p-admin"
@@ -94,33 +94,41 @@ def bounded(examples: int) -> settings:
 @attrs.define
 class Bench:
     store: StoreUnderTest
-    path: Path
+    folder: Path  # for roster files
     runner: CliRunner
     tried: int = 0
 
     def stored(self) -> int:
-        """Stored events, counted without keys (read-only)."""
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as db:
-            return int(db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+        """Stored events, counted in the events table without keys (read-only)."""
+        return stored_event_count(self.store.location)
 
     def invoke(self, actor: str, args: Sequence[str]) -> Result:
-        env = {
-            "MILJO_STORE": str(self.path),
+        env: dict[str, str | None] = {
+            "MILJO_STORE": self.store.argument,
+            "MILJO_KEYS_DIR": None,
             "MILJO_ACTOR": actor,
             "MILJO_FAKE_NOW": FAKE_NOW,
             "MILJO_HOME": None,
             "MILJO_DEBUG": None,
+            **self.store.env,
         }
         return self.runner.invoke(miljo_command, list(args), env=env)
 
+    def figures_of(self, target: str) -> str:
+        """The name the figures of ``target`` are reported under (per backend)."""
+        return f"bad_input[{target}:{self.store.kind}]"
+
 
 @pytest.fixture
-def bench(tmp_path: Path) -> Bench:
-    store = sqlite_store(tmp_path)
+def bench(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Bench:
+    """The scenario's store on ``backend``, shared by every example of a test."""
+    if backend == "postgres":
+        store = postgres_store(request.getfixturevalue("postgres_schema"), tmp_path / "pg.keys")
+    else:
+        store = sqlite_store(tmp_path)
     with open_store(store.location, clock=FakeClock()) as miljo:
         build_scenario(miljo)
-    assert store.location.db_path is not None
-    return Bench(store=store, path=store.location.db_path, runner=CliRunner())
+    return Bench(store=store, folder=tmp_path, runner=CliRunner())
 
 
 def _terminal(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
@@ -503,7 +511,7 @@ def test_cli_rejects_malformed_arguments_with_usage_error(
     for cases in CLI_SLOTS:
         bounded(CLI_EXAMPLES_PER_SLOT)(given(case=cases)(check))()
     report(
-        "bad_input[cli]",
+        bench.figures_of("cli"),
         {
             "inputs_tried": bench.tried,
             "argument_slots": f"{len(slots)}/{len(CLI_SLOTS)}",
@@ -662,7 +670,7 @@ def test_roster_import_rejects_bad_files_whole_and_imports_good_ones_exactly(
     mutations: set[str] = set()
     registered = 0
     serial = _serial()
-    folder = bench.path.parent / "rosters"
+    folder = bench.folder / "rosters"
     folder.mkdir()
 
     def check(roster: Roster) -> None:
@@ -707,7 +715,7 @@ def test_roster_import_rejects_bad_files_whole_and_imports_good_ones_exactly(
         examples = ROSTER_EXAMPLES_PER_KIND * (4 if mutation is None else 1)
         bounded(examples)(given(roster=rosters(serial, mutation))(check))()
     report(
-        "bad_input[roster]",
+        bench.figures_of("roster"),
         {
             **figures,
             "damage_kinds_rejected": f"{len(mutations)}/{len(MUTATIONS)}",
@@ -967,7 +975,7 @@ def test_embedding_api_refuses_hostile_values_with_domain_errors(
 
         check()
     report(
-        "bad_input[api]",
+        bench.figures_of("api"),
         {
             **outcomes,
             "methods": len(methods),

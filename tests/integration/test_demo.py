@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, time, timedelta
-from pathlib import Path
 from uuid import UUID
 
 import attrs
@@ -20,7 +19,7 @@ from eventsourcing.persistence import Notification
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import init_store, open_store, resolve_store
+from adapters.bootstrap import StoreLocation, open_store
 from adapters.demo import (
     AUTUMN_BREAK,
     TERM_FIRST,
@@ -66,7 +65,7 @@ class Run:
 
 
 def run_demo(
-    store: str | Path = ":memory:",
+    store: str | StoreLocation = ":memory:",
     *,
     seed: int = SEED,
     students_factor: float = 1.0,
@@ -74,8 +73,7 @@ def run_demo(
     until: date = TERM_LAST,
 ) -> Run:
     clock = SimulatedClock()
-    location = store if store == ":memory:" else resolve_store(store)
-    miljo = open_store(location, clock=clock, ids=SeededIds(seed), hasher=TestHasher())
+    miljo = open_store(store, clock=clock, ids=SeededIds(seed), hasher=TestHasher())
     calls: list[tuple[int, int]] = []
     summary = build_demo(
         miljo,
@@ -535,13 +533,11 @@ def test_scale_builds_copies_of_each_model() -> None:
         run.miljo.close()
 
 
-def test_one_run_on_a_sqlite_file(tmp_path: Path, short: Run) -> None:
-    path = tmp_path / "demo" / "miljo.sqlite"
-    init_store(resolve_store(path))
-    run = run_demo(path, students_factor=SHORT_FACTOR, until=SHORT_UNTIL)
+def test_one_run_on_a_store(store_location: StoreLocation, short: Run) -> None:
+    run = run_demo(store_location, students_factor=SHORT_FACTOR, until=SHORT_UNTIL)
     run.miljo.close()
-    # Reopened from the file: the same seed and index key wrote the same events as in memory.
-    reopened = open_store(path, hasher=TestHasher())
+    # Reopened: the same seed and index key wrote the same events as in memory.
+    reopened = open_store(store_location, hasher=TestHasher())
     try:
         assert reopened.event_count() == run.summary.events == short.summary.events
         assert log(reopened) == log(short.miljo)

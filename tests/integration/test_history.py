@@ -30,7 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import init_store, open_store, resolve_store
+from adapters.bootstrap import open_store
 from domain.application import SNAPSHOT_INTERVALS
 from domain.base import MiljoAggregate
 from domain.casefile import AccessLog, CaseFile, case_file_id
@@ -42,6 +42,7 @@ from domain.student import Student
 from domain.team import Team, team_id
 from domain.values import HoursByCompetence
 from domain.vedtak import Vedtak
+from tests.integration.conftest import STORE_KINDS, store_of_kind
 from tests.support import (
     ADMIN,
     AUDITOR,
@@ -386,19 +387,18 @@ def build(miljo: Miljo, clock: FakeClock) -> Case:  # one long, linear scenario
     return c
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite"])
+@pytest.fixture(scope="module", params=STORE_KINDS)
 def case(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Case]:
     clock = FakeClock(T0)
-    if request.param == "memory":
-        miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
-    else:
-        location = resolve_store(tmp_path_factory.mktemp("history") / "miljo.sqlite")
-        init_store(location)
-        miljo = open_store(location, clock=clock, ids=SequentialIds())
-    with miljo:
-        yield build(miljo, clock)
+    with store_of_kind(request.param, request, tmp_path_factory) as location:
+        if location is None:
+            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
+        else:
+            miljo = open_store(location, clock=clock, ids=SequentialIds())
+        with miljo:
+            yield build(miljo, clock)
 
 
 def stored_event(miljo: Miljo, stream: UUID, version: int) -> MiljoAggregate.Event:

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Final
 from uuid import UUID
 
 import attrs
 import pytest
 
-from adapters.bootstrap import init_store, open_store, resolve_store
+from adapters.bootstrap import open_store
 from domain.errors import InvalidValue, NotFound
 from domain.facade import Miljo
 from domain.overview import (
@@ -44,6 +43,7 @@ from domain.overview import (
     VedtakLine,
 )
 from domain.values import Actor, HoursByCompetence
+from tests.integration.conftest import STORE_KINDS, store_of_kind
 from tests.support import (
     ADMIN,
     COORDINATOR,
@@ -486,19 +486,18 @@ def build(miljo: Miljo, clock: FakeClock) -> Gjesdal:
     return g
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite"])
+@pytest.fixture(scope="module", params=STORE_KINDS)
 def gjesdal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gjesdal]:
     clock = FakeClock()
-    if request.param == "memory":
-        miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
-    else:
-        location = resolve_store(Path(tmp_path_factory.mktemp("gjesdal")) / "miljo.sqlite")
-        init_store(location)
-        miljo = open_store(location, clock=clock, ids=SequentialIds())
-    with miljo:
-        yield build(miljo, clock)
+    with store_of_kind(request.param, request, tmp_path_factory) as location:
+        if location is None:
+            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
+        else:
+            miljo = open_store(location, clock=clock, ids=SequentialIds())
+        with miljo:
+            yield build(miljo, clock)
 
 
 def overview_of(g: Gjesdal, *, trinn: int | None = None, on: date | None = None) -> Overview:

@@ -52,7 +52,12 @@ from domain.errors import (
 from domain.facade import Miljo
 from domain.student import ObservationView
 from domain.values import Actor, HoursByCompetence, Role
-from tests.integration.conftest import GJESDAL, build_gjesdal, new_sqlite_store
+from tests.integration.conftest import (
+    GJESDAL,
+    STORE_KINDS,
+    build_gjesdal,
+    store_of_kind,
+)
 from tests.support import (
     ADMIN,
     AUDITOR,
@@ -207,16 +212,15 @@ def build_school(miljo: Miljo) -> School:
     return School(miljo, kari, ola, ase, per, vedtak, ressursteam, teammote)
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite"])
+@pytest.fixture(scope="module", params=STORE_KINDS)
 def school(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[School]:
     """Built once per store kind; the tests only read it (reads add to access logs)."""
-    target: str | StoreLocation = ":memory:"
-    if request.param == "sqlite":
-        target = new_sqlite_store(tmp_path_factory.mktemp("roles") / "miljo.sqlite")
-    with open_store(target, clock=FakeClock(), ids=SequentialIds()) as miljo:
-        yield build_school(miljo)
+    with store_of_kind(request.param, request, tmp_path_factory) as location:
+        target = ":memory:" if location is None else location
+        with open_store(target, clock=FakeClock(), ids=SequentialIds()) as miljo:
+            yield build_school(miljo)
 
 
 @pytest.mark.parametrize(
@@ -1219,14 +1223,14 @@ def test_erasure_shreds_the_wrapped_key_from_the_keyring_files(
 
 
 @pytest.fixture
-def written_store(sqlite_location: StoreLocation) -> tuple[StoreLocation, UUID]:
-    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+def written_store(store_location: StoreLocation) -> tuple[StoreLocation, UUID]:
+    with open_store(store_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
         kari = register(miljo, "3601", "Kari Testesen")
         miljo.record_observation(
             THERAPIST, kari, arena="break", categories=["social"], text="Alene ved porten"
         )
-    return sqlite_location, kari
+    return store_location, kari
 
 
 def _replace_payload_key(location: StoreLocation) -> None:

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
+import attrs
+import pytest
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Snapshot
 from hypothesis import HealthCheck, event, settings
@@ -42,7 +44,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from adapters.bootstrap import StoreLocation, init_store, open_store, resolve_store
+from adapters.bootstrap import PostgresTarget, StoreLocation, init_store, open_store, resolve_store
 from domain.application import SNAPSHOT_INTERVALS, SNAPSHOT_LADDER, MiljoApplication
 from domain.base import MiljoAggregate
 from domain.casefile import CaseFile, access_log_id, case_file_id
@@ -54,6 +56,7 @@ from domain.student import ERASURE_BASES, RESTRICTION_SCOPES
 from domain.team import Team, team_id
 from domain.values import Actor, HoursByCompetence, Role, iso_week_monday, local_date
 from domain.vedtak import Vedtak, VedtakKind
+from tests.conftest import create_schema, drop_schema, fresh_schema_name, postgres_location
 from tests.support import (
     ADMIN,
     AUDITOR,
@@ -213,10 +216,19 @@ def check_replay(
 
 
 class ReplayMachine(RuleBasedStateMachine):
+    #: None: each example's store is a SQLite file; else a fresh schema on this server.
+    postgres_server: PostgresTarget | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory(prefix="miljo-replay-")
-        self.location = resolve_store(Path(self.tmp.name) / "miljo.sqlite")
+        self.schema: PostgresTarget | None = None
+        if self.postgres_server is None:
+            self.location = resolve_store(Path(self.tmp.name) / "miljo.sqlite")
+        else:
+            self.schema = attrs.evolve(self.postgres_server, schema=fresh_schema_name())
+            create_schema(self.schema, self.schema.schema)
+            self.location = postgres_location(self.schema, Path(self.tmp.name) / "pg.keys")
         init_store(self.location)
         self.clock = FakeClock(T0)
         self.miljo: Miljo = open_store(
@@ -1317,14 +1329,30 @@ class ReplayMachine(RuleBasedStateMachine):
                 assert any(s == stream and w >= version for s, w in checked), stream
         finally:
             self.miljo.close()
+            if self.schema is not None:
+                drop_schema(self.schema, self.schema.schema)
             self.tmp.cleanup()
 
 
-def test_replay_from_a_new_store_equals_what_was_written() -> None:
+#: Examples (stores) per backend: each PostgreSQL example creates and drops a schema and is
+#: about three times slower, so it runs half as many (docs/reliability.md).
+REPLAY_EXAMPLES: Final = {"sqlite": 30, "postgres": 15}
+
+
+def test_replay_from_a_new_store_equals_what_was_written(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    machine = ReplayMachine
+    if backend == "postgres":
+
+        class PostgresReplayMachine(ReplayMachine):
+            postgres_server = request.getfixturevalue("postgres_target")
+
+        machine = PostgresReplayMachine
     run_state_machine_as_test(
-        ReplayMachine,
+        machine,
         settings=settings(
-            max_examples=30,
+            max_examples=REPLAY_EXAMPLES[backend],
             stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -1337,11 +1365,10 @@ def test_replay_from_a_new_store_equals_what_was_written() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_long_streams_snapshot_automatically(tmp_path: Path) -> None:
+def test_long_streams_snapshot_automatically(store_location: StoreLocation) -> None:
     """Each kind is created through the facade, then taken past its snapshot interval by
     domain commands saved in one go (one transaction, like a long-lived stream's history)."""
-    location = resolve_store(tmp_path / "long.sqlite")
-    init_store(location)
+    location = store_location
     clock = FakeClock(T0)
     ids = SequentialIds(start=10**6)
     with open_store(location, clock=clock, ids=SequentialIds(), hasher=TestHasher()) as miljo:

@@ -3,33 +3,37 @@ version (as-of reads included) still equal a replay of the events."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from adapters.bootstrap import init_store, open_store, resolve_store
+from adapters.bootstrap import open_store
 from domain import application
 from domain.application import SNAPSHOT_INTERVALS, SNAPSHOT_LADDER
 from domain.facade import Miljo
 from domain.student import Student
+from tests.integration.conftest import STORE_KINDS, store_of_kind
 from tests.support import ADMIN, COORDINATOR, FakeClock, SequentialIds
 
 OBSERVATIONS = 240  # Student snapshots every 50 events: versions 50, 100, ..., 200
 LADDER = 2  # keep every 100th version (the store's default is every 500th)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Miljo:
+@pytest.fixture(params=STORE_KINDS)
+def store(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Miljo]:
     monkeypatch.setattr(application, "SNAPSHOT_LADDER", LADDER)
     clock = FakeClock()
-    if request.param == "memory":
-        return open_store(":memory:", clock=clock, ids=SequentialIds())
-    location = resolve_store(tmp_path / "miljo.sqlite")
-    init_store(location)
-    return open_store(location, clock=clock, ids=SequentialIds())
+    with store_of_kind(request.param, request, tmp_path_factory) as location:
+        target = ":memory:" if location is None else location
+        with open_store(target, clock=clock, ids=SequentialIds()) as miljo:
+            yield miljo
 
 
 def long_student(miljo: Miljo) -> UUID:

@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import quote
 from uuid import UUID
 
 import attrs
@@ -51,6 +50,7 @@ from domain.errors import ConcurrencyConflict, RuleViolation
 from domain.facade import Miljo
 from domain.projection import TABLES
 from domain.values import Actor, Role
+from tests.support import FIGURES_PROPERTY, postgres_store_url
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RESULTS_ENV: Final = "MILJO_FAULT_RESULTS"
@@ -95,18 +95,6 @@ class StoreUnderTest:
         return open_store(self.location)
 
 
-def postgres_url(target: PostgresTarget) -> str:
-    """The target's URL with its password (for a child process; never printed)."""
-    auth = quote(target.user, safe="")
-    if target.password:
-        auth += ":" + quote(target.password, safe="")
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return (
-        f"postgresql://{auth}@{host}:{target.port}/{quote(target.dbname, safe='')}"
-        f"?schema={target.schema}"
-    )
-
-
 def sqlite_store(folder: Path) -> StoreUnderTest:
     location = resolve_store(folder / "miljo.sqlite")
     init_store(location)
@@ -117,7 +105,7 @@ def postgres_store(target: PostgresTarget, keys_dir: Path) -> StoreUnderTest:
     location = StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
     init_store(location)
     return StoreUnderTest(
-        "postgres", location, postgres_url(target), {"MILJO_KEYS_DIR": str(keys_dir)}
+        "postgres", location, postgres_store_url(target), {"MILJO_KEYS_DIR": str(keys_dir)}
     )
 
 
@@ -241,6 +229,7 @@ def report(
     for key, value in figures.items():
         record_property(key, value)
     line = f"[miljo fault figures] {test}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+    record_property(FIGURES_PROPERTY, line)  # repeated in the terminal summary (tests/conftest.py)
     terminal(line)
     record = {
         "test": test,
