@@ -55,7 +55,7 @@ from domain.policy import (
     decide,
     denied,
 )
-from domain.ports import Clock, IdFactory, KeyedHasher, Protection, ViewStore
+from domain.ports import Clock, CountsEvents, IdFactory, KeyedHasher, Protection, ViewStore
 from domain.school import School, school_id
 from domain.student import (
     Aktivitetsplan,
@@ -1991,8 +1991,13 @@ class Miljo:
     # -- store -----------------------------------------------------------------------------------
 
     def event_count(self) -> int:
-        """Position of the newest stored event (events in the store)."""
-        return int(self.app.recorder.max_notification_id() or 0)
+        """Events in the store. A recorder that can have gaps between positions (PostgreSQL:
+        a rolled-back insert uses up ids) counts them (``domain.ports.CountsEvents``);
+        elsewhere positions have no gaps and the newest position is the count."""
+        recorder = self.app.recorder
+        if isinstance(recorder, CountsEvents):
+            return recorder.count_events()
+        return int(recorder.max_notification_id() or 0)
 
 
 def _utc_iso(instant: datetime) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 
@@ -93,3 +93,10 @@ class Protection(Protocol):
     def purge_snapshots(self, stream_ids: Sequence[UUID]) -> int:
         """Delete cached snapshots of these streams (they may hold erased personal data)."""
         ...
+
+
+@runtime_checkable
+class CountsEvents(Protocol):
+    """A recorder whose positions can have gaps, and which counts its stored events."""
+
+    def count_events(self) -> int: ...

@@ -2624,8 +2624,9 @@ def two_facades(location: StoreLocation) -> tuple[Miljo, Miljo]:
     return first, second
 
 
-# The stored events are counted in the table: on PostgreSQL, ``event_count()`` (the newest
-# notification id) also counts the ids a conflicting, rolled-back insert drew from the sequence.
+# The stored events are counted in the table, and ``event_count()`` must agree: on PostgreSQL
+# the newest notification id also counts the ids a conflicting, rolled-back insert drew from
+# the sequence, so the facade counts rows there.
 
 
 def test_a_conflicting_write_is_retried_transparently(store_location: StoreLocation) -> None:
@@ -2641,6 +2642,7 @@ def test_a_conflicting_write_is_retried_transparently(store_location: StoreLocat
 
         assert hasher.calls == 2  # the first attempt conflicted, the second succeeded
         assert stored_event_count(store_location) == before + 4  # 2 + 2, none lost
+        assert first.event_count() == second.event_count() == before + 4
         for facade in (first, second):
             assert sorted(facade.students_of(ADMIN, GJESDAL)) == sorted([kari, *others])
             assert facade.find_student(ADMIN, school=GJESDAL, student_number="1001") == kari
