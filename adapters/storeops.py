@@ -7,7 +7,8 @@ SQLite and PostgreSQL, and following the read models.
   store path that does not exist yet.
 * :func:`copy_store` copies every stored event *as stored* (encrypted bytes, originator ids,
   versions, topics, notification ids and their order), the chain links verbatim, the
-  snapshots, the key files and the keyring into a new store (SQLite or PostgreSQL), then
+  snapshots, the key files and the keyring's rows (a SQLite keyring file or the keyring tables
+  of a PostgreSQL store, ADR 0015) into a new store (SQLite or PostgreSQL), then
   rebuilds the copy's read models. The links are never recomputed: the copy verifies with the
   same sealing key because it holds the same rows at the same positions.
 * :func:`follow_views` keeps a store's read models caught up until told to stop.
