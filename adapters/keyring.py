@@ -539,9 +539,7 @@ class PostgresKeyringStorage:
             }
             if present != PG_KEYRING_TABLES:
                 raise ProtectionError(
-                    f"{self.name} is missing (no {PG_KEYS_TABLE} table); a store made before "
-                    "the keyring moved into the database is migrated when opened with its "
-                    "key folder's keyring file"
+                    f"{self.name} is missing (no {PG_KEYS_TABLE} or {PG_ERASURES_TABLE} table)"
                 )
             conn.execute(f"LISTEN {PG_CHANNEL}")
             conn.add_notify_handler(self._on_notify)

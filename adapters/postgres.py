@@ -64,7 +64,6 @@ from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
 from adapters.keyring import (
     KEYRING_FILE,
     PG_ERASURES_TABLE,
-    PG_KEYRING_TABLES,
     PG_KEYS_TABLE,
     KeyringRows,
     ProtectionError,
@@ -326,18 +325,11 @@ def migrate_keyring_file(target: PostgresTarget, keys_dir: Path) -> int:
 
 
 def ensure_keyring(target: PostgresTarget, keys_dir: Path) -> None:
-    """Before a PostgreSQL store is opened: its keyring tables exist (a keyring file left by
-    an older miljo is moved into them first), else a :class:`StoreError`."""
+    """Before a PostgreSQL store is opened: a keyring file left by an older miljo in its key
+    folder is moved into the keyring tables. (Missing tables are reported by the keyring
+    itself when the application opens it; no extra connection here.)"""
     if (keys_dir / KEYRING_FILE).exists():
         migrate_keyring_file(target, keys_dir)
-        return
-    with connect(target) as conn:
-        tables = _tables_or_store_error(conn, target)
-    if not tables >= PG_KEYRING_TABLES:
-        raise StoreError(
-            f"store {target.url()}: its keyring is missing (schema {target.schema} has no "
-            "miljo_data_keys table and the key folder no keyring file)"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
