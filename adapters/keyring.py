@@ -234,10 +234,6 @@ class Keyring:
         with self._lock:
             self._forget()
 
-    def dump(self) -> KeyringRows:
-        with self._lock:
-            return self.storage.dump()
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
