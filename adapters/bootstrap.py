@@ -212,15 +212,21 @@ def resolve_store(store: str | os.PathLike[str] | None = None) -> StoreLocation:
     return StoreLocation(db_path=db_path, keys_dir=db_path.with_suffix(".keys"))
 
 
-def _create_keys(keys_dir: Path) -> list[Path]:
+def _create_keys(keys_dir: Path, *, keyring_file: bool = True) -> list[Path]:
+    """The key files, and (for a SQLite store) the empty keyring file. A PostgreSQL store
+    keeps its keyring in its schema (ADR 0015): a keyring file in its key folder is refused."""
+    if not keyring_file and (keys_dir / KEYRING_FILE).exists():
+        raise StoreError(f"keyring {keys_dir / KEYRING_FILE} already exists; refusing to overwrite")
     try:
         created = init_keys(keys_dir)
-        Keyring.create(keys_dir / KEYRING_FILE)
+        if keyring_file:
+            Keyring.create(keys_dir / KEYRING_FILE)
     except KeyFileError as error:
         raise StoreError(str(error)) from None
     except FileExistsError:
         raise StoreError(f"keyring in {keys_dir} already exists") from None
-    created.append(keys_dir / KEYRING_FILE)
+    if keyring_file:
+        created.append(keys_dir / KEYRING_FILE)
     return created
 
 
@@ -230,7 +236,8 @@ def _init_postgres(location: StoreLocation, target: PostgresTarget) -> list[Path
     if location.keys_dir is None:
         raise StoreError(f"store {location.describe()} has no key folder")
     resolved = postgres.prepare_schema(target)  # refuses a schema with miljo tables
-    created = _create_keys(location.keys_dir)
+    created = _create_keys(location.keys_dir, keyring_file=False)
+    postgres.create_keyring_tables(resolved)  # the keyring is in the schema (ADR 0015)
     app = _application(location, resolved, create_tables=True)
     try:
         _postgres_views(app, location, resolved).close()
@@ -473,6 +480,8 @@ def _open_postgres(
             hasher = HmacHasher(read_key(location.keys_dir, INDEX_KEY))
         except KeyFileError as error:
             raise StoreError(str(error)) from None
+    # The keyring tables exist (a keyring file of an older store is moved into them first).
+    postgres.ensure_keyring(resolved, location.keys_dir)
     app = _application(location, resolved)
     views: ViewStore
     protection: Protection

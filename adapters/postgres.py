@@ -39,6 +39,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    Cipher,
     InterfaceError,
     OperationalError,
     ProcessRecorder,
@@ -60,8 +61,17 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from adapters.bootstrap import PostgresTarget, StoreError
 from adapters.chain import ENV_SEALING_KEYS_DIR, GENESIS, ChainRow, compute_link
 from adapters.fastread import EventReader, NotificationRecord, project_notification
+from adapters.keyring import (
+    KEYRING_FILE,
+    PG_ERASURES_TABLE,
+    PG_KEYS_TABLE,
+    KeyringRows,
+    ProtectionError,
+    SQLiteKeyringStorage,
+    postgres_ddl,
+)
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
-from adapters.protection import SnapshotPruner, StoreProtection
+from adapters.protection import MiljoCipher, SnapshotPruner, StoreProtection
 from adapters.views import (
     DEFAULT_PAGE,
     IN_FORCE,
@@ -73,6 +83,7 @@ from adapters.views import (
     trim_school_cache,
     where_clause,
 )
+from domain.base import MiljoAggregate
 from domain.projection import (
     SCHEMA_VERSION,
     TABLES,
@@ -252,6 +263,97 @@ def prepare_schema(target: PostgresTarget) -> PostgresTarget:
 
 
 # ---------------------------------------------------------------------------------------------
+# The keyring tables (adapters.keyring.PostgresKeyringStorage, ADR 0015)
+# ---------------------------------------------------------------------------------------------
+
+
+def create_keyring_tables(target: PostgresTarget) -> None:
+    """Create the store's keyring tables (``store init``, ``store copy``)."""
+    with connect(target, autocommit=False) as conn, conn.transaction():
+        for statement in postgres_ddl(target.schema):
+            conn.execute(statement)
+
+
+def _keyring_file_rows(path: Path) -> KeyringRows:
+    try:
+        storage = SQLiteKeyringStorage(path)
+    except ProtectionError as error:
+        raise StoreError(str(error)) from None
+    try:
+        return storage.dump()
+    except ProtectionError as error:
+        raise StoreError(str(error)) from None
+    finally:
+        storage.close()
+
+
+def migrate_keyring_file(target: PostgresTarget, keys_dir: Path) -> int:
+    """Move a keyring file left by an older miljo (``keyring.sqlite`` in the key folder of a
+    PostgreSQL store) into the store's keyring tables, then delete the file; returns how many
+    data keys were moved. Idempotent and safe to run from several processes at once (one
+    advisory lock; every insert skips rows already there). A key whose generation is already
+    recorded as erased in the database is never brought back."""
+    path = keys_dir / KEYRING_FILE
+    keys = sql.SQL("{}.{}").format(sql.Identifier(target.schema), sql.Identifier(PG_KEYS_TABLE))
+    erasures = sql.SQL("{}.{}").format(
+        sql.Identifier(target.schema), sql.Identifier(PG_ERASURES_TABLE)
+    )
+    moved = 0
+    try:
+        with connect(target, autocommit=False) as conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"miljo-keyring:{target.schema}",)
+            )
+            for statement in postgres_ddl(target.schema):
+                conn.execute(statement)
+            if not path.exists():  # another process moved it meanwhile
+                return 0
+            rows = _keyring_file_rows(path)
+            for erasure in rows.erasures:
+                conn.execute(
+                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
+                        erasures
+                    ),
+                    (erasure.subject, erasure.purpose, erasure.generation, erasure.erased_at),
+                )
+            for key in rows.keys:
+                moved += conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS "
+                        "(SELECT 1 FROM {} WHERE subject = %s AND purpose = %s "
+                        "AND generation >= %s) ON CONFLICT DO NOTHING"
+                    ).format(keys, erasures),
+                    (
+                        key.subject,
+                        key.purpose,
+                        key.generation,
+                        key.wrapped,
+                        key.created_at,
+                        key.subject,
+                        key.purpose,
+                        key.generation,
+                    ),
+                ).rowcount
+    except psycopg.Error as error:
+        raise StoreError(
+            f"{describe_error(error, target)} (moving the keyring file {path} into the "
+            "database needs CREATE on the schema: open the store once as its owner)"
+        ) from None
+    # Committed: the file must go, or its keys would outlive an erasure in the database.
+    for name in (KEYRING_FILE, f"{KEYRING_FILE}-wal", f"{KEYRING_FILE}-shm"):
+        (keys_dir / name).unlink(missing_ok=True)
+    return moved
+
+
+def ensure_keyring(target: PostgresTarget, keys_dir: Path) -> None:
+    """Before a PostgreSQL store is opened: a keyring file left by an older miljo in its key
+    folder is moved into the keyring tables. (Missing tables are reported by the keyring
+    itself when the application opens it; no extra connection here.)"""
+    if (keys_dir / KEYRING_FILE).exists():
+        migrate_keyring_file(target, keys_dir)
+
+
+# ---------------------------------------------------------------------------------------------
 # The chained recorder and the factory
 # ---------------------------------------------------------------------------------------------
 
@@ -366,7 +468,20 @@ class ChainedPostgresProcessRecorder(ChainedPostgresApplicationRecorder, Postgre
 
 
 class MiljoPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory with chained application and process recorders."""
+    """The library's PostgreSQL factory with chained application and process recorders. It
+    also closes the keyring's connection (adapters.keyring) when the application closes."""
+
+    def cipher(self) -> Cipher | None:
+        cipher = super().cipher()
+        if isinstance(cipher, MiljoCipher):
+            self._keyring = cipher.keyring
+        return cipher
+
+    def close(self) -> None:
+        keyring = getattr(self, "_keyring", None)
+        if keyring is not None:
+            keyring.close()
+        super().close()
 
     def _sealing_key(self) -> bytes:
         keys_dir = self.env.get(ENV_SEALING_KEYS_DIR)

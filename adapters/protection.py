@@ -20,10 +20,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import sqlite3
-import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
 from uuid import UUID
@@ -43,14 +40,19 @@ from eventsourcing.popo import POPOAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
+# The keyring lives in adapters.keyring (ADR 0015); its names stay importable from here.
+from adapters.keyring import ARCHIVAL as ARCHIVAL
+from adapters.keyring import ERASABLE as ERASABLE
+from adapters.keyring import KEYRING_FILE as KEYRING_FILE
+from adapters.keyring import KeyErased as KeyErased
+from adapters.keyring import Keyring as Keyring
+from adapters.keyring import ProtectionError as ProtectionError
+from adapters.keyring import open_keyring
 from adapters.keys import MASTER_KEY, PAYLOAD_KEY, KeyFileError, read_key
 from domain.base import MiljoAggregate
 
-KEYRING_FILE: Final = "keyring.sqlite"
 #: What a personal field decodes to once its student's erasable key has been deleted.
 ERASED: Final = "[erased]"
-ARCHIVAL: Final = "a"
-ERASABLE: Final = "e"
 NO_SUBJECT: Final = "-"  # personal text that concerns no single student (e.g. a class item)
 _SEALED: Final = "sealed:1:"
 _PAYLOAD_VERSION: Final = b"\x01"
@@ -58,190 +60,6 @@ _NONCE: Final = 12
 
 ENV_KEYS_DIR: Final = "MILJO_KEYS_DIR"
 ENV_EPHEMERAL: Final = "MILJO_EPHEMERAL_KEYS"
-
-
-class ProtectionError(Exception):
-    """A key or the keyring is missing or does not fit the data (never shows the data)."""
-
-
-class KeyErased(Exception):
-    """The data key needed to open a field was deleted (erasure)."""
-
-
-class Keyring:
-    """Per-student data keys, wrapped by the master key, in their own SQLite file.
-
-    Each (student, purpose) has a current generation; erasure deletes every generation of a
-    student's erasable key and remembers it, so later sealing starts a new generation.
-    """
-
-    def __init__(self, path: Path | None, master_key: bytes) -> None:
-        self._master = AESGCM(master_key)
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, int], AESGCM] = {}
-        self._name = f"keyring {path}" if path is not None else "in-memory keyring"
-        if path is not None and not path.exists():
-            raise ProtectionError(f"keyring {path} is missing")
-        target = str(path) if path is not None else ":memory:"
-        try:
-            self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA secure_delete = ON")
-            if path is not None:
-                # WAL keeps each new key's commit to one durable write (FULL sync stays on:
-                # a lost data key would lose the fields sealed under it).
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS data_keys (subject TEXT NOT NULL, "
-                "purpose TEXT NOT NULL, generation INTEGER NOT NULL, wrapped BLOB NOT NULL, "
-                "created_at TEXT NOT NULL, PRIMARY KEY (subject, purpose, generation))"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS erasures (subject TEXT NOT NULL, purpose TEXT NOT "
-                "NULL, generation INTEGER NOT NULL, erased_at TEXT NOT NULL, "
-                "PRIMARY KEY (subject, purpose, generation))"
-            )
-        except sqlite3.DatabaseError as error:
-            raise ProtectionError(f"{self._name} cannot be opened: {error}") from None
-
-    @staticmethod
-    def create(path: Path) -> None:
-        """Create an empty keyring file (owner-only); refuse to overwrite."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def _aad(self, subject: str, purpose: str, generation: int) -> bytes:
-        return f"miljo-data-key:{subject}:{purpose}:{generation}".encode()
-
-    @contextlib.contextmanager
-    def _sqlite(self, doing: str) -> Iterator[None]:
-        """Turn the keyring file's ``sqlite3`` errors (locked by another process, disk full,
-        read-only, damaged) into a :class:`ProtectionError` naming the keyring."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise ProtectionError(f"{self._name} cannot be {doing}: {error}") from None
-
-    def _rollback(self) -> None:
-        # SQLite may already have rolled back (e.g. on a full disk): nothing left to undo then.
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-
-    def current(self, subject: str, purpose: str) -> tuple[int, AESGCM]:
-        """The key to seal new data with (created on first use)."""
-        with self._lock:
-            with self._sqlite("read"):
-                row = self._db.execute(
-                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                    "ORDER BY generation DESC LIMIT 1",
-                    (subject, purpose),
-                ).fetchone()
-            if row is None:
-                # A student's first record: make both of their keys in one transaction.
-                with self._sqlite("written"):
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        for each in (purpose, *(p for p in (ARCHIVAL, ERASABLE) if p != purpose)):
-                            self._create_key(subject, each)
-                        self._db.execute("COMMIT")
-                    except BaseException:
-                        self._rollback()
-                        raise
-            return self._open(subject, purpose, None)
-
-    def _create_key(self, subject: str, purpose: str) -> None:
-        if self._db.execute(
-            "SELECT 1 FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
-        ).fetchone():
-            return
-        erased = self._db.execute(
-            "SELECT MAX(generation) FROM erasures WHERE subject = ? AND purpose = ?",
-            (subject, purpose),
-        ).fetchone()[0]
-        generation = 1 if erased is None else int(erased) + 1
-        key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(_NONCE)
-        wrapped = nonce + self._master.encrypt(nonce, key, self._aad(subject, purpose, generation))
-        self._db.execute(
-            "INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)",
-            (subject, purpose, generation, wrapped, datetime.now(UTC).isoformat()),
-        )
-
-    def get(self, subject: str, purpose: str, generation: int) -> AESGCM:
-        with self._lock:
-            return self._open(subject, purpose, generation)[1]
-
-    def _open(self, subject: str, purpose: str, generation: int | None) -> tuple[int, AESGCM]:
-        if generation is not None and (subject, purpose, generation) in self._cache:
-            return generation, self._cache[(subject, purpose, generation)]
-        with self._sqlite("read"):
-            if generation is None:
-                row = self._db.execute(
-                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                    "ORDER BY generation DESC LIMIT 1",
-                    (subject, purpose),
-                ).fetchone()
-            else:
-                row = self._db.execute(
-                    "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                    "AND generation = ?",
-                    (subject, purpose, generation),
-                ).fetchone()
-        if row is None:
-            raise KeyErased(f"{purpose}/{generation}")
-        found = int(row[0])
-        wrapped: bytes = row[1]
-        try:
-            key = self._master.decrypt(
-                wrapped[:_NONCE], wrapped[_NONCE:], self._aad(subject, purpose, found)
-            )
-        except InvalidTag:
-            raise ProtectionError(
-                f"a data key in the {self._name} does not open with the master key "
-                "(a wrong master key, or a damaged keyring)"
-            ) from None
-        cipher = AESGCM(key)
-        self._cache[(subject, purpose, found)] = cipher
-        return found, cipher
-
-    def erase(self, subject: str, purpose: str = ERASABLE) -> int:
-        """Delete every generation of a student's key for ``purpose``; returns how many."""
-        if purpose == ARCHIVAL:
-            raise ProtectionError("archival keys are never erased (restrict the record instead)")
-        with self._lock, self._sqlite("written"):
-            rows = self._db.execute(
-                "SELECT generation FROM data_keys WHERE subject = ? AND purpose = ?",
-                (subject, purpose),
-            ).fetchall()
-            now = datetime.now(UTC).isoformat()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for (generation,) in rows:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO erasures VALUES (?, ?, ?, ?)",
-                        (subject, purpose, generation, now),
-                    )
-                self._db.execute(
-                    "DELETE FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-            # Crypto-shredding must not leave the wrapped key in the write-ahead log.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            for key in [k for k in self._cache if k[0] == subject and k[1] == purpose]:
-                del self._cache[key]
-            return len(rows)
-
-    def forget_cached(self) -> None:
-        """Drop unwrapped keys held in memory (another process may have erased some)."""
-        with self._lock:
-            self._cache.clear()
 
 
 class MiljoCipher(Cipher):
@@ -260,7 +78,7 @@ class MiljoCipher(Cipher):
                 master = read_key(folder, MASTER_KEY)
             except KeyFileError as error:
                 raise ProtectionError(str(error)) from None
-            self.keyring = Keyring(folder / KEYRING_FILE, master)
+            self.keyring = open_keyring(environment, folder, master)
         elif environment.get(ENV_EPHEMERAL):
             payload = AESGCM.generate_key(bit_length=256)
             self.keyring = Keyring(None, AESGCM.generate_key(bit_length=256))

@@ -7,7 +7,8 @@ SQLite and PostgreSQL, and following the read models.
   store path that does not exist yet.
 * :func:`copy_store` copies every stored event *as stored* (encrypted bytes, originator ids,
   versions, topics, notification ids and their order), the chain links verbatim, the
-  snapshots, the key files and the keyring into a new store (SQLite or PostgreSQL), then
+  snapshots, the key files and the keyring's rows (a SQLite keyring file or the keyring tables
+  of a PostgreSQL store, ADR 0015) into a new store (SQLite or PostgreSQL), then
   rebuilds the copy's read models. The links are never recomputed: the copy verifies with the
   same sealing key because it holds the same rows at the same positions.
 * :func:`follow_views` keeps a store's read models caught up until told to stop.
@@ -42,6 +43,15 @@ from adapters.bootstrap import (
     open_store,
 )
 from adapters.chain import VerifyResult
+from adapters.keyring import (
+    KEYRING_FILE,
+    Keyring,
+    KeyringRows,
+    KeyringStorage,
+    PostgresKeyringStorage,
+    ProtectionError,
+    SQLiteKeyringStorage,
+)
 from adapters.keys import (
     ALL_KEYS,
     FINGERPRINT_TABLE,
@@ -49,7 +59,6 @@ from adapters.keys import (
     check_fingerprints,
     key_fingerprints,
 )
-from adapters.protection import KEYRING_FILE, Keyring
 from adapters.views import SQLiteViewStore
 
 if TYPE_CHECKING:
@@ -558,24 +567,61 @@ def _copy_rows(source: Source, target: Target, progress: Progress | None) -> tup
     return events, links, snapshots
 
 
-def _open_source(location: StoreLocation) -> tuple[Source, Callable[[], None]]:
+#: Opens a store's keyring storage (the file, or the tables of a PostgreSQL store).
+OpenKeyring = Callable[[], KeyringStorage]
+
+
+def _keyring_storage(keys_dir: Path, target: PostgresTarget | None) -> KeyringStorage:
+    try:
+        if target is not None:
+            return PostgresKeyringStorage(target.connect_kwargs(), target.schema)
+        return SQLiteKeyringStorage(keys_dir / KEYRING_FILE)
+    except ProtectionError as error:
+        raise StoreError(str(error)) from None
+
+
+def _read_keyring(open_keyring: OpenKeyring) -> KeyringRows:
+    storage = open_keyring()
+    try:
+        return storage.dump()
+    except ProtectionError as error:
+        raise StoreError(str(error)) from None
+    finally:
+        storage.close()
+
+
+def _write_keyring(open_keyring: OpenKeyring, rows: KeyringRows) -> None:
+    storage = open_keyring()
+    try:
+        storage.load(rows)
+    except ProtectionError as error:
+        raise StoreError(str(error)) from None
+    finally:
+        storage.close()
+
+
+def _open_source(location: StoreLocation) -> tuple[Source, Callable[[], None], OpenKeyring]:
     """Check the source store and its keys; read it in one snapshot."""
     if location.postgres is not None:
         from adapters import postgres
 
-        if location.keys_dir is None:
+        keys_dir = location.keys_dir
+        if keys_dir is None:
             raise StoreError(f"store {location.describe()} has no key folder")
         resolved = postgres.check_store(location.postgres)
         try:
-            check_fingerprints(postgres.read_fingerprints(resolved), location.keys_dir)
+            check_fingerprints(postgres.read_fingerprints(resolved), keys_dir)
         except KeyFileError as error:
             raise StoreError(str(error)) from None
+        postgres.ensure_keyring(resolved, keys_dir)
         pg_source = PostgresSource(resolved)
-        return pg_source, pg_source.close
+        return pg_source, pg_source.close, lambda: _keyring_storage(keys_dir, resolved)
     db_path, keys_dir = _sqlite_location(location, "copy")
     _check_sqlite_store(db_path, keys_dir)
+    if not (keys_dir / KEYRING_FILE).is_file():
+        raise StoreError(f"keyring {keys_dir / KEYRING_FILE} is missing")
     sqlite_source = SQLiteSource(db_path)
-    return sqlite_source, sqlite_source.close
+    return sqlite_source, sqlite_source.close, lambda: _keyring_storage(keys_dir, None)
 
 
 def _create_sqlite_target(location: StoreLocation, db_path: Path) -> Target:
@@ -589,7 +635,9 @@ def _create_sqlite_target(location: StoreLocation, db_path: Path) -> Target:
 
 
 def _create_postgres_target(location: StoreLocation, target: PostgresTarget) -> Target:
+    from adapters import postgres
 
+    postgres.create_keyring_tables(target)
     app = _application(location, target, create_tables=True)
     try:
         _postgres_views(app, location, target).close()
@@ -658,12 +706,13 @@ def copy_store(
     if target.db_path is not None:
         target.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         created.append(target.db_path)
-    reader, close_reader = _open_source(source)
+    reader, close_reader, source_keyring = _open_source(source)
     writer: Target | None = None
     try:
         _copy_key_files(source_keys, keys_dir)
-        Keyring.create(keys_dir / KEYRING_FILE)
-        created.append(keys_dir / KEYRING_FILE)
+        if resolved_target is None:
+            Keyring.create(keys_dir / KEYRING_FILE)
+            created.append(keys_dir / KEYRING_FILE)
         if resolved_target is not None:
             writer = _create_postgres_target(target, resolved_target)
         else:
@@ -672,7 +721,10 @@ def copy_store(
         events, links, snapshots = _copy_rows(reader, writer, progress)
         close_reader()
         close_reader = _nothing
-        _copy_keyring(source_keys, keys_dir)  # after the events (see the module doc)
+        # The keyring's rows (wrapped keys and erasures), after the events (module doc).
+        _write_keyring(
+            lambda: _keyring_storage(keys_dir, resolved_target), _read_keyring(source_keyring)
+        )
         writer.close()
         writer = None
         _write_fingerprints(target, resolved_target)

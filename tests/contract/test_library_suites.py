@@ -63,6 +63,7 @@ from adapters.postgres import (
     ChainedPostgresApplicationRecorder,
     ChainedPostgresProcessRecorder,
     MiljoPostgresFactory,
+    create_keyring_tables,
     open_chain,
 )
 from adapters.protection import KEYRING_FILE, Keyring, MiljoCipher, MiljoMapper
@@ -396,6 +397,7 @@ class TestMiljoPostgresFactory(
     def _store(self, postgres_schema: PostgresTarget, tmp_path: Path) -> None:
         self.target = postgres_schema
         self.keys_dir = make_keys(tmp_path / "keys")
+        create_keyring_tables(postgres_schema)  # a PostgreSQL store's keyring (ADR 0015)
 
     def setUp(self) -> None:
         self.env = Environment("miljo")  # tables miljo_events, miljo_chain, as in a store

@@ -41,6 +41,7 @@ from click.testing import CliRunner, Result
 
 from adapters.audit import verify_store
 from adapters.bootstrap import PostgresTarget, open_store, resolve_store
+from adapters.keyring import PG_KEYS_TABLE
 from adapters.keys import INDEX_KEY, MASTER_KEY, PAYLOAD_KEY, SEALING_KEY
 from adapters.protection import KEYRING_FILE
 from cli import exit_codes
@@ -316,6 +317,29 @@ def set_aside(path: Path) -> Iterator[None]:
         away.rename(path)
 
 
+@contextlib.contextmanager
+def set_aside_table(target: PostgresTarget, table: str) -> Iterator[None]:
+    """Rename a table of the store's schema for the duration, then put it back."""
+    from psycopg import sql
+
+    from tests.conftest import admin_connection
+
+    name = sql.Identifier(target.schema, table)
+    with admin_connection(target) as conn:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(name, sql.Identifier(table + "_away"))
+        )
+    try:
+        yield
+    finally:
+        with admin_connection(target) as conn:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(target.schema, table + "_away"), sql.Identifier(table)
+                )
+            )
+
+
 KEY_DAMAGE: Final[dict[str, tuple[str, Callable[[Path], bytes]]]] = {
     "keyring-missing": (KEYRING_FILE, lambda p: b""),
     "payload-key-not-base64": (PAYLOAD_KEY, lambda p: b"this is not a key\n"),
@@ -331,6 +355,12 @@ def test_missing_or_malformed_key_is_a_store_error(store: StoreUnderTest, case: 
     assert keys is not None
     before = committed(store)
     name, content = KEY_DAMAGE[case]
+    if case == "keyring-missing" and store.location.postgres is not None:
+        # A PostgreSQL store's keyring is a table in its schema (ADR 0015).
+        with set_aside_table(store.location.postgres, PG_KEYS_TABLE):
+            _all_refused(store, "keyring", audit=False)
+        assert committed(store) == before
+        return
     target = keys / name
     original = target.read_bytes()
     if case.endswith("missing"):

@@ -42,6 +42,7 @@ from adapters.bootstrap import (
     parse_postgres_url,
     resolve_store,
 )
+from adapters.keyring import PG_KEYRING_TABLES, PG_KEYS_TABLE
 from adapters.keys import ALL_KEYS, SEALING_KEY
 from adapters.postgres import (
     CHAIN_TABLE,
@@ -270,10 +271,13 @@ def test_init_creates_the_schema_and_refuses_a_second_time(
     location = postgres_location(target, tmp_path / "pg.keys")
     try:
         created = init_store(location)
-        assert {p.name for p in created} == {*ALL_KEYS, KEYRING_FILE}
+        # The keyring is in the schema, not a file in the key folder (ADR 0015).
+        assert {p.name for p in created} == set(ALL_KEYS)
+        assert not (tmp_path / "pg.keys" / KEYRING_FILE).exists()
         assert {EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, "view_meta", "view_events"} <= (
             schema_tables(target)
         )
+        assert schema_tables(target) >= PG_KEYRING_TABLES
         keys = {p.name: p.read_bytes() for p in (tmp_path / "pg.keys").iterdir()}
         with pytest.raises(StoreError, match="already exists"):
             init_store(postgres_location(target, tmp_path / "other.keys"))
@@ -1073,6 +1077,15 @@ def scratch_database(postgres_target: PostgresTarget) -> Iterator[PostgresTarget
             )
 
 
+def keyring_rows(target: PostgresTarget) -> list[tuple[object, ...]]:
+    with admin_connection(target) as conn:
+        return conn.execute(
+            sql.SQL("SELECT * FROM {} ORDER BY subject, purpose").format(
+                sql.Identifier(target.schema, PG_KEYS_TABLE)
+            )
+        ).fetchall()
+
+
 def test_pg_dump_and_restore_into_another_database(
     pg_location: StoreLocation,
     pg_store: Miljo,
@@ -1116,6 +1129,10 @@ def test_pg_dump_and_restore_into_another_database(
     restored = attrs.evolve(
         pg_location, postgres=attrs.evolve(scratch_database, schema=target.schema)
     )
+    # The dump carries the keyring's rows (data keys still wrapped by the master key, which
+    # stays in the key folder: ADR 0015).
+    restored_target = attrs.evolve(scratch_database, schema=target.schema)
+    assert keyring_rows(restored_target) == keyring_rows(target) != []
     result = verify_store(restored)  # the same keys folder: keys are backed up apart
     assert result.ok
     assert result.checked == count

@@ -83,11 +83,16 @@ def reads(location: StoreLocation, students: list[UUID]) -> tuple[object, ...]:
         return (*cases, miljo.overview(COORDINATOR, school=GJESDAL))
 
 
-def keys_match(a: Path, b: Path) -> None:
+def keys_match(a: Path, b: Path, *, keyring_file: bool = True) -> None:
+    """The key files match; a PostgreSQL store has no keyring file (it is in its schema)."""
     assert key_fingerprints(a) == key_fingerprints(b)
     assert stat.S_IMODE(b.stat().st_mode) == 0o700
-    for name in (*ALL_KEYS, KEYRING_FILE):
+    for name in ALL_KEYS:
         assert stat.S_IMODE((b / name).stat().st_mode) == 0o600
+    if keyring_file:
+        assert stat.S_IMODE((b / KEYRING_FILE).stat().st_mode) == 0o600
+    else:
+        assert not (b / KEYRING_FILE).exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +283,7 @@ def test_copy_sqlite_to_postgres_and_back(
     assert summary.verify.ok
     assert summary.verify.head_link == verify_store(location).head_link
     assert (summary.events, summary.snapshots) == (len(source_rows), 1)
-    keys_match(location.keys_dir, tmp_path / "pg.keys")
+    keys_match(location.keys_dir, tmp_path / "pg.keys", keyring_file=False)
     assert reads(pg, students) == before
     with pytest.raises(StoreError, match="already exists"):
         copy_store(location, pg)

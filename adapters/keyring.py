@@ -1,0 +1,705 @@
+"""The keyring: per-student data keys, wrapped by the master key, in one of two storages.
+
+* :class:`Keyring` holds the semantics (ADR 0009, ADR 0015): each (subject, purpose) has one
+  current generation; a student's archival and erasable keys are created together, in one
+  transaction, on first use; erasure deletes every generation of the erasable key and records
+  it, so later sealing starts a new generation. Data keys are random AES-256 keys, wrapped
+  (AES-GCM) by the master key, which stays a file in the key folder: the storage alone never
+  opens a field.
+* :class:`SQLiteKeyringStorage` keeps them in ``keyring.sqlite`` in the key folder (SQLite
+  stores, and the in-memory keyring of an in-memory store).
+* :class:`PostgresKeyringStorage` keeps them in the store's schema (``miljo_data_keys``,
+  ``miljo_key_erasures``), for PostgreSQL stores.
+
+Unwrapped keys are cached in memory. Each storage tells the keyring when another process may
+have erased a key (SQLite: ``PRAGMA data_version`` and the erasure count; PostgreSQL: a
+``NOTIFY`` on :data:`PG_CHANNEL` sent with every erasure), and the keyring then drops its
+cache before it hands out a key. Errors are :class:`ProtectionError` (never with personal
+data; subjects are random ids) or :class:`KeyErased`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import attrs
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    import psycopg
+
+KEYRING_FILE: Final = "keyring.sqlite"
+ARCHIVAL: Final = "a"
+ERASABLE: Final = "e"
+#: PostgreSQL tables of the keyring, in the store's schema (``miljo_`` like every store table).
+PG_KEYS_TABLE: Final = "miljo_data_keys"
+PG_ERASURES_TABLE: Final = "miljo_key_erasures"
+PG_KEYRING_TABLES: Final = frozenset({PG_KEYS_TABLE, PG_ERASURES_TABLE})
+#: Channel of the erasure notifications (per database; the payload is the store's schema).
+PG_CHANNEL: Final = "miljo_keyring"
+_NONCE: Final = 12
+_CONNECT_TIMEOUT: Final = 10
+
+
+class ProtectionError(Exception):
+    """A key or the keyring is missing or does not fit the data (never shows the data)."""
+
+
+class KeyErased(Exception):
+    """The data key needed to open a field was deleted (erasure)."""
+
+
+@attrs.frozen
+class KeyRow:
+    subject: str
+    purpose: str
+    generation: int
+    wrapped: bytes
+    created_at: str
+
+
+@attrs.frozen
+class ErasureRow:
+    subject: str
+    purpose: str
+    generation: int
+    erased_at: str
+
+
+@attrs.frozen
+class KeyringRows:
+    """Every row of a keyring, as stored (the data keys still wrapped): for ``store copy``."""
+
+    keys: tuple[KeyRow, ...]
+    erasures: tuple[ErasureRow, ...]
+
+
+#: ``wrap(purpose, generation)``: a new data key wrapped for that slot.
+Wrap = Callable[[str, int], bytes]
+
+
+class KeyringStorage(Protocol):
+    """Where wrapped data keys live. Callers hold the keyring's lock."""
+
+    name: str
+
+    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
+        """The current generation and its wrapped key, or None."""
+        ...
+
+    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
+        """The wrapped key of one generation, or None if it was erased (or never made)."""
+        ...
+
+    def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
+        """In one transaction, make a key for every purpose that has none: generation one
+        past the last erased one. Concurrent callers must not make two generations."""
+        ...
+
+    def erase(self, subject: str, purpose: str) -> int:
+        """Delete every generation for ``purpose`` and record the erasure; how many."""
+        ...
+
+    def changed(self) -> bool:
+        """True if another process may have erased a key since the last call."""
+        ...
+
+    def dump(self) -> KeyringRows: ...
+
+    def load(self, rows: KeyringRows) -> None:
+        """Write ``rows`` into this (empty) keyring in one transaction."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Keyring:
+    """Per-student data keys, wrapped by the master key, with an in-memory cache.
+
+    ``Keyring(path, master_key)`` keeps them in an SQLite file (None: in memory);
+    ``Keyring(storage, master_key)`` in any :class:`KeyringStorage`.
+    """
+
+    def __init__(self, storage: KeyringStorage | Path | None, master_key: bytes) -> None:
+        self._master = AESGCM(master_key)
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str, int], AESGCM] = {}
+        self._current: dict[tuple[str, str], tuple[int, AESGCM]] = {}
+        if storage is None or isinstance(storage, Path):
+            storage = SQLiteKeyringStorage(storage)
+        self.storage: KeyringStorage = storage
+        self._name = storage.name
+
+    @staticmethod
+    def create(path: Path) -> None:
+        """Create an empty keyring file (owner-only); refuse to overwrite."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+
+    def close(self) -> None:
+        with self._lock:
+            self._forget()
+            self.storage.close()
+
+    def _aad(self, subject: str, purpose: str, generation: int) -> bytes:
+        return f"miljo-data-key:{subject}:{purpose}:{generation}".encode()
+
+    def _wrap(self, subject: str) -> Wrap:
+        def wrap(purpose: str, generation: int) -> bytes:
+            key = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(_NONCE)
+            aad = self._aad(subject, purpose, generation)
+            return nonce + self._master.encrypt(nonce, key, aad)
+
+        return wrap
+
+    def _unwrap(self, subject: str, purpose: str, generation: int, wrapped: bytes) -> AESGCM:
+        try:
+            key = self._master.decrypt(
+                wrapped[:_NONCE], wrapped[_NONCE:], self._aad(subject, purpose, generation)
+            )
+        except InvalidTag:
+            raise ProtectionError(
+                f"a data key in the {self._name} does not open with the master key "
+                "(a wrong master key, or a damaged keyring)"
+            ) from None
+        cipher = AESGCM(key)
+        self._keys[(subject, purpose, generation)] = cipher
+        return cipher
+
+    def _forget(self) -> None:
+        self._keys.clear()
+        self._current.clear()
+
+    def _refresh(self) -> None:
+        """Drop the cache if another process may have erased a key meanwhile."""
+        if self.storage.changed():
+            self._forget()
+
+    def current(self, subject: str, purpose: str) -> tuple[int, AESGCM]:
+        """The key to seal new data with (created on first use)."""
+        with self._lock:
+            self._refresh()
+            cached = self._current.get((subject, purpose))
+            if cached is not None:
+                return cached
+            row = self.storage.latest(subject, purpose)
+            if row is None:
+                # A student's first record: make both of their keys in one transaction.
+                others = tuple(p for p in (ARCHIVAL, ERASABLE) if p != purpose)
+                self.storage.create(subject, (purpose, *others), self._wrap(subject))
+                row = self.storage.latest(subject, purpose)  # ours, or a concurrent writer's
+                if row is None:
+                    raise ProtectionError(f"{self._name}: a new data key was not stored")
+            generation, wrapped = row
+            found = (generation, self._unwrap(subject, purpose, generation, wrapped))
+            self._current[(subject, purpose)] = found
+            return found
+
+    def get(self, subject: str, purpose: str, generation: int) -> AESGCM:
+        """The key of one generation; raises :class:`KeyErased` if it was deleted."""
+        with self._lock:
+            self._refresh()
+            cached = self._keys.get((subject, purpose, generation))
+            if cached is not None:
+                return cached
+            wrapped = self.storage.fetch(subject, purpose, generation)
+            if wrapped is None:
+                raise KeyErased(f"{purpose}/{generation}")
+            return self._unwrap(subject, purpose, generation, wrapped)
+
+    def erase(self, subject: str, purpose: str = ERASABLE) -> int:
+        """Delete every generation of a student's key for ``purpose``; returns how many."""
+        if purpose == ARCHIVAL:
+            raise ProtectionError("archival keys are never erased (restrict the record instead)")
+        with self._lock:
+            try:
+                return self.storage.erase(subject, purpose)
+            finally:
+                self._current.pop((subject, purpose), None)
+                for key in [k for k in self._keys if k[0] == subject and k[1] == purpose]:
+                    del self._keys[key]
+
+    def forget_cached(self) -> None:
+        """Drop unwrapped keys held in memory."""
+        with self._lock:
+            self._forget()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+# ---------------------------------------------------------------------------------------------
+# SQLite: a file in the key folder
+# ---------------------------------------------------------------------------------------------
+
+
+class SQLiteKeyringStorage:
+    """The keyring file (``keyring.sqlite``, WAL, ``secure_delete``), or an in-memory one."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.name = f"keyring {path}" if path is not None else "in-memory keyring"
+        if path is not None and not path.exists():
+            raise ProtectionError(f"keyring {path} is missing")
+        target = str(path) if path is not None else ":memory:"
+        try:
+            self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA secure_delete = ON")
+            if path is not None:
+                # WAL keeps each new key's commit to one durable write (FULL sync stays on:
+                # a lost data key would lose the fields sealed under it).
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS data_keys (subject TEXT NOT NULL, "
+                "purpose TEXT NOT NULL, generation INTEGER NOT NULL, wrapped BLOB NOT NULL, "
+                "created_at TEXT NOT NULL, PRIMARY KEY (subject, purpose, generation))"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS erasures (subject TEXT NOT NULL, purpose TEXT NOT "
+                "NULL, generation INTEGER NOT NULL, erased_at TEXT NOT NULL, "
+                "PRIMARY KEY (subject, purpose, generation))"
+            )
+            self._version = self._data_version()
+            self._erasures = self._erasure_count()
+        except sqlite3.DatabaseError as error:
+            raise ProtectionError(f"{self.name} cannot be opened: {error}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """Turn the keyring file's ``sqlite3`` errors (locked by another process, disk full,
+        read-only, damaged) into a :class:`ProtectionError` naming the keyring."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise ProtectionError(f"{self.name} cannot be {doing}: {error}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._sqlite("written"):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back (e.g. on a full disk).
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise
+
+    def _data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _erasure_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM erasures").fetchone()[0])
+
+    def changed(self) -> bool:
+        # data_version moves when another connection commits to the file (a cheap check that
+        # reads no table); only an erasure (a new erasures row) makes cached keys stale.
+        with self._sqlite("read"):
+            version = self._data_version()
+            if version == self._version:
+                return False
+            self._version = version
+            erasures = self._erasure_count()
+        if erasures == self._erasures:
+            return False
+        self._erasures = erasures
+        return True
+
+    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
+        with self._sqlite("read"):
+            row = self._db.execute(
+                "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
+                "ORDER BY generation DESC LIMIT 1",
+                (subject, purpose),
+            ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
+        with self._sqlite("read"):
+            row = self._db.execute(
+                "SELECT wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
+                "AND generation = ?",
+                (subject, purpose, generation),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
+        # BEGIN IMMEDIATE serialises writers across processes: the check below sees every key
+        # committed before, so two processes never make two generations.
+        with self._transaction() as db:
+            for purpose in purposes:
+                if db.execute(
+                    "SELECT 1 FROM data_keys WHERE subject = ? AND purpose = ?",
+                    (subject, purpose),
+                ).fetchone():
+                    continue
+                erased = db.execute(
+                    "SELECT MAX(generation) FROM erasures WHERE subject = ? AND purpose = ?",
+                    (subject, purpose),
+                ).fetchone()[0]
+                generation = 1 if erased is None else int(erased) + 1
+                db.execute(
+                    "INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)",
+                    (subject, purpose, generation, wrap(purpose, generation), _now()),
+                )
+
+    def erase(self, subject: str, purpose: str) -> int:
+        now = _now()
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT generation FROM data_keys WHERE subject = ? AND purpose = ?",
+                (subject, purpose),
+            ).fetchall()
+            for (generation,) in rows:
+                db.execute(
+                    "INSERT OR REPLACE INTO erasures VALUES (?, ?, ?, ?)",
+                    (subject, purpose, generation, now),
+                )
+            db.execute(
+                "DELETE FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
+            )
+        with self._sqlite("written"):
+            # Crypto-shredding must not leave the wrapped key in the write-ahead log.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._version = self._data_version()
+            self._erasures = self._erasure_count()
+        return len(rows)
+
+    def dump(self) -> KeyringRows:
+        with self._sqlite("read"):
+            self._db.execute("BEGIN")
+            try:
+                keys = self._db.execute(
+                    "SELECT subject, purpose, generation, wrapped, created_at FROM data_keys "
+                    "ORDER BY subject, purpose, generation"
+                ).fetchall()
+                erasures = self._db.execute(
+                    "SELECT subject, purpose, generation, erased_at FROM erasures "
+                    "ORDER BY subject, purpose, generation"
+                ).fetchall()
+            finally:
+                self._db.execute("ROLLBACK")
+        return KeyringRows(
+            keys=tuple(KeyRow(str(s), str(p), int(g), bytes(w), str(c)) for s, p, g, w, c in keys),
+            erasures=tuple(ErasureRow(str(s), str(p), int(g), str(e)) for s, p, g, e in erasures),
+        )
+
+    def load(self, rows: KeyringRows) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?)",
+                [(k.subject, k.purpose, k.generation, k.wrapped, k.created_at) for k in rows.keys],
+            )
+            db.executemany(
+                "INSERT INTO erasures VALUES (?, ?, ?, ?)",
+                [(e.subject, e.purpose, e.generation, e.erased_at) for e in rows.erasures],
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: two tables in the store's schema
+# ---------------------------------------------------------------------------------------------
+
+
+def postgres_ddl(schema: str) -> list[str]:
+    """``CREATE TABLE`` statements of the keyring tables (run by ``store init``).
+
+    One live generation per (subject, purpose) is a primary key, so concurrent first use can
+    never store two generations: the loser's insert does nothing and it reads the winner's.
+    """
+    from psycopg import sql
+
+    def table(name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+    keys = sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (subject text NOT NULL, purpose text NOT NULL, "
+        "generation integer NOT NULL, wrapped bytea NOT NULL, created_at text NOT NULL, "
+        "PRIMARY KEY (subject, purpose))"
+    ).format(table(PG_KEYS_TABLE))
+    erasures = sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (subject text NOT NULL, purpose text NOT NULL, "
+        "generation integer NOT NULL, erased_at text NOT NULL, "
+        "PRIMARY KEY (subject, purpose, generation))"
+    ).format(table(PG_ERASURES_TABLE))
+    return [s.as_string() for s in (keys, erasures)]
+
+
+def postgres_connect_kwargs(environment: Mapping[str, str]) -> dict[str, Any] | None:
+    """Connection settings of the store's database from the library's environment (the
+    ``POSTGRES_*`` settings ``adapters.bootstrap`` gives a PostgreSQL store), else None."""
+    dbname = environment.get("POSTGRES_DBNAME")
+    schema = environment.get("POSTGRES_SCHEMA")
+    if not dbname or not schema:
+        return None
+    kwargs: dict[str, Any] = {
+        "host": environment.get("POSTGRES_HOST", ""),
+        "port": environment.get("POSTGRES_PORT", "5432"),
+        "dbname": dbname,
+        "user": environment.get("POSTGRES_USER", ""),
+    }
+    password = environment.get("POSTGRES_PASSWORD")
+    if password:
+        kwargs["password"] = password
+    return kwargs
+
+
+class PostgresKeyringStorage:
+    """The keyring tables in a PostgreSQL store's schema, over one connection of its own
+    (autocommit; it also ``LISTEN``s for erasures made by other processes)."""
+
+    def __init__(self, connect_kwargs: Mapping[str, Any], schema: str) -> None:
+        from psycopg import sql
+
+        self.name = f"keyring in schema {schema}"
+        self._kwargs = dict(connect_kwargs)
+        self._schema = schema
+        keys = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(PG_KEYS_TABLE))
+        erasures = sql.SQL("{}.{}").format(
+            sql.Identifier(schema), sql.Identifier(PG_ERASURES_TABLE)
+        )
+        # One lock per store for key creation and erasure (the data of other stores in the
+        # database are not held up): the moral equivalent of SQLite's BEGIN IMMEDIATE.
+        self._lock_sql = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+        self._lock_key = f"miljo-keyring:{schema}"
+        self._latest = sql.SQL(
+            "SELECT generation, wrapped FROM {} WHERE subject = %s AND purpose = %s"
+        ).format(keys)
+        self._fetch = sql.SQL(
+            "SELECT wrapped FROM {} WHERE subject = %s AND purpose = %s AND generation = %s"
+        ).format(keys)
+        self._exists = sql.SQL("SELECT 1 FROM {} WHERE subject = %s AND purpose = %s").format(keys)
+        self._last_erased = sql.SQL(
+            "SELECT MAX(generation) FROM {} WHERE subject = %s AND purpose = %s"
+        ).format(erasures)
+        self._insert = sql.SQL(
+            "INSERT INTO {} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (subject, purpose) DO NOTHING"
+        ).format(keys)
+        self._delete = sql.SQL(
+            "DELETE FROM {} WHERE subject = %s AND purpose = %s RETURNING generation"
+        ).format(keys)
+        self._record = sql.SQL(
+            "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (subject, purpose, generation) "
+            "DO UPDATE SET erased_at = EXCLUDED.erased_at"
+        ).format(erasures)
+        self._notify = sql.SQL("SELECT pg_notify(%s, %s)")
+        self._vacuum = sql.SQL("VACUUM {}").format(keys)
+        self._dump_keys = sql.SQL(
+            "SELECT subject, purpose, generation, wrapped, created_at FROM {} "
+            "ORDER BY subject, purpose, generation"
+        ).format(keys)
+        self._dump_erasures = sql.SQL(
+            "SELECT subject, purpose, generation, erased_at FROM {} "
+            "ORDER BY subject, purpose, generation"
+        ).format(erasures)
+        self._load_keys = sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s)").format(keys)
+        self._load_erasures = sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(erasures)
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._stale = False
+        with self._pg("opened"):
+            self._connect()
+
+    # -- the connection ---------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        conn = psycopg.connect(
+            make_conninfo("", **self._kwargs, connect_timeout=_CONNECT_TIMEOUT), autocommit=True
+        )
+        try:
+            present = {
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
+                    (self._schema, sorted(PG_KEYRING_TABLES)),
+                )
+            }
+            if present != PG_KEYRING_TABLES:
+                raise ProtectionError(
+                    f"{self.name} is missing (no {PG_KEYS_TABLE} or {PG_ERASURES_TABLE} table)"
+                )
+            conn.execute(f"LISTEN {PG_CHANNEL}")
+            conn.add_notify_handler(self._on_notify)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._conn is None or self._conn.closed:
+            return self._connect()
+        return self._conn
+
+    @contextlib.contextmanager
+    def _pg(self, doing: str) -> Iterator[None]:
+        """psycopg errors as a :class:`ProtectionError` naming the keyring (the password is
+        never part of the message)."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as error:
+            broken = self._conn is not None and self._conn.closed
+            if broken:
+                self._conn = None
+            line = " ".join(str(error).split()) or type(error).__name__
+            password = self._kwargs.get("password")
+            if password:
+                line = line.replace(str(password), "***")
+            raise ProtectionError(f"{self.name} cannot be {doing}: {line}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- erasures by other processes ---------------------------------------------------------
+
+    def _on_notify(self, notify: psycopg.Notify) -> None:
+        # Called by psycopg for notifications that arrive while a query runs.
+        if notify.channel == PG_CHANNEL and notify.payload == self._schema:
+            self._stale = True
+
+    def changed(self) -> bool:
+        """Any erasure notification for this schema since the last call. Costs a ``select``
+        on the socket (no round trip) unless data is waiting. A lost connection counts as a
+        change: a notification may have been missed."""
+        import psycopg
+
+        conn = self._conn
+        if conn is None or conn.closed:
+            self._conn = None
+            return True
+        try:
+            if select.select([conn.fileno()], [], [], 0)[0]:
+                pgconn = conn.pgconn
+                pgconn.consume_input()
+                while (pgn := pgconn.notifies()) is not None:
+                    if pgn.relname == PG_CHANNEL.encode() and pgn.extra == self._schema.encode():
+                        self._stale = True
+        except (psycopg.Error, OSError, ValueError):
+            conn.close()
+            self._conn = None
+            return True
+        stale, self._stale = self._stale, False
+        return stale
+
+    # -- reads and writes --------------------------------------------------------------------
+
+    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
+        with self._pg("read"):
+            row = self._connection().execute(self._latest, (subject, purpose)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
+        with self._pg("read"):
+            row = self._connection().execute(self._fetch, (subject, purpose, generation)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
+        with self._pg("written"):
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute(self._lock_sql, (self._lock_key,))
+                for purpose in purposes:
+                    if conn.execute(self._exists, (subject, purpose)).fetchone():
+                        continue
+                    row = conn.execute(self._last_erased, (subject, purpose)).fetchone()
+                    erased = None if row is None else row[0]
+                    generation = 1 if erased is None else int(erased) + 1
+                    conn.execute(
+                        self._insert,
+                        (subject, purpose, generation, wrap(purpose, generation), _now()),
+                    )
+
+    def erase(self, subject: str, purpose: str) -> int:
+        import psycopg
+
+        now = _now()
+        with self._pg("written"):
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute(self._lock_sql, (self._lock_key,))
+                generations = [
+                    int(row[0]) for row in conn.execute(self._delete, (subject, purpose))
+                ]
+                for generation in generations:
+                    conn.execute(self._record, (subject, purpose, generation, now))
+                # Delivered at commit to every process listening (their next key lookup
+                # drops its cache), including this one.
+                conn.execute(self._notify, (PG_CHANNEL, self._schema))
+            if generations:
+                # Crypto-shredding: remove the dead row versions that still hold the wrapped
+                # key now rather than at the next autovacuum (ADR 0015 for what remains: WAL,
+                # older snapshots, backups). Needs the table's owner; a role that may not
+                # vacuum leaves it to autovacuum.
+                with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(self._vacuum)
+        return len(generations)
+
+    def dump(self) -> KeyringRows:
+        import psycopg
+
+        with self._pg("read"):
+            conn = self._connection()
+            conn.autocommit = False
+            try:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                keys = conn.execute(self._dump_keys).fetchall()
+                erasures = conn.execute(self._dump_erasures).fetchall()
+                conn.rollback()
+            finally:
+                conn.isolation_level = None
+                conn.autocommit = True
+        return KeyringRows(
+            keys=tuple(KeyRow(str(s), str(p), int(g), bytes(w), str(c)) for s, p, g, w, c in keys),
+            erasures=tuple(ErasureRow(str(s), str(p), int(g), str(e)) for s, p, g, e in erasures),
+        )
+
+    def load(self, rows: KeyringRows) -> None:
+        with self._pg("written"):
+            conn = self._connection()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(self._lock_sql, (self._lock_key,))
+                if rows.keys:
+                    cur.executemany(
+                        self._load_keys,
+                        [
+                            (k.subject, k.purpose, k.generation, k.wrapped, k.created_at)
+                            for k in rows.keys
+                        ],
+                    )
+                if rows.erasures:
+                    cur.executemany(
+                        self._load_erasures,
+                        [(e.subject, e.purpose, e.generation, e.erased_at) for e in rows.erasures],
+                    )
+
+
+def open_keyring(environment: Mapping[str, str], folder: Path, master_key: bytes) -> Keyring:
+    """The keyring of the store whose library environment this is: in the store's schema for
+    a PostgreSQL store, else ``keyring.sqlite`` in the key folder."""
+    kwargs = postgres_connect_kwargs(environment)
+    if kwargs is None:
+        return Keyring(folder / KEYRING_FILE, master_key)
+    return Keyring(PostgresKeyringStorage(kwargs, environment["POSTGRES_SCHEMA"]), master_key)

@@ -1,0 +1,482 @@
+"""The keyring (adapters.keyring, ADR 0015) on both storages, through one contract.
+
+Every test of :class:`TestKeyringContract` runs against the SQLite keyring file and against
+the keyring tables of a PostgreSQL store's schema. Other processes are real OS processes
+(``python -c``), so the checks of caches and of concurrent first use cross process borders as
+they do in production. The store-level tests copy a store SQLite -> PostgreSQL -> SQLite and
+move the keyring file of an older PostgreSQL store into its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from adapters.bootstrap import PostgresTarget, StoreError, StoreLocation, open_store
+from adapters.keyring import (
+    ARCHIVAL,
+    ERASABLE,
+    KEYRING_FILE,
+    PG_KEYRING_TABLES,
+    KeyErased,
+    Keyring,
+    KeyringRows,
+    KeyringStorage,
+    PostgresKeyringStorage,
+    ProtectionError,
+    SQLiteKeyringStorage,
+)
+from adapters.protection import ERASED
+from adapters.storeops import copy_store
+from tests.conftest import admin_connection
+from tests.integration.conftest import GJESDAL, build_gjesdal, new_postgres_store, new_sqlite_store
+from tests.support import ADMIN, COORDINATOR, REKTOR, THERAPIST, FakeClock, SequentialIds
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+MASTER: Final = bytes(range(32))
+NONCE: Final = b"\x00" * 12
+PLAIN: Final = b"a field"
+KINDS: Final = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
+#: A second process: opens the keyring (kind, where, master key hex in argv), then serves
+#: commands from stdin, one JSON answer per line. ``seal SUBJECT`` seals PLAIN under the
+#: current erasable key; ``open SUBJECT GEN HEX`` opens it again ("erased" if the key is gone).
+CHILD: Final = """
+import json, sys
+from adapters.keyring import ERASABLE, Keyring, KeyErased, PostgresKeyringStorage
+kind, where, master = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+if kind == "sqlite":
+    from pathlib import Path
+    keyring = Keyring(Path(where), master)
+else:
+    spec = json.loads(where)
+    keyring = Keyring(PostgresKeyringStorage(spec["kwargs"], spec["schema"]), master)
+nonce = bytes(12)
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    command, *args = line.split()
+    if command == "seal":
+        generation, key = keyring.current(args[0], ERASABLE)
+        answer = {"generation": generation, "sealed": key.encrypt(nonce, b"a field", None).hex()}
+    elif command == "open":
+        try:
+            key = keyring.get(args[0], ERASABLE, int(args[1]))
+            answer = {"plain": key.decrypt(nonce, bytes.fromhex(args[2]), None).decode()}
+        except KeyErased:
+            answer = {"erased": True}
+    else:
+        break
+    print(json.dumps(answer), flush=True)
+"""
+
+
+class Where:
+    """One keyring, reachable from this process and from child processes."""
+
+    def __init__(self, kind: str, tmp_path: Path, target: PostgresTarget | None) -> None:
+        self.kind = kind
+        self.path = tmp_path / KEYRING_FILE
+        self.target = target
+        if target is None:
+            Keyring.create(self.path)
+        else:
+            from adapters import postgres
+
+            postgres.create_keyring_tables(target)
+
+    def storage(self) -> KeyringStorage:
+        if self.target is None:
+            return SQLiteKeyringStorage(self.path)
+        return PostgresKeyringStorage(self.target.connect_kwargs(), self.target.schema)
+
+    def keyring(self, master: bytes = MASTER) -> Keyring:
+        return Keyring(self.storage(), master)
+
+    def argv(self) -> list[str]:
+        if self.target is None:
+            where = str(self.path)
+        else:
+            kwargs = {k: str(v) for k, v in self.target.connect_kwargs().items()}
+            where = json.dumps({"kwargs": kwargs, "schema": self.target.schema})
+        return [sys.executable, "-c", CHILD, self.kind, where, MASTER.hex()]
+
+    def rows(self) -> KeyringRows:
+        storage = self.storage()
+        try:
+            return storage.dump()
+        finally:
+            storage.close()
+
+
+class Child:
+    """A second OS process holding the same keyring."""
+
+    def __init__(self, where: Where) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            where.argv(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert self.ask_line() == {"ready": True}
+
+    def ask_line(self) -> dict[str, object]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the child process ended"
+        answer: dict[str, object] = json.loads(line)
+        return answer
+
+    def ask(self, *command: str) -> dict[str, object]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(" ".join(command) + "\n")
+        self.process.stdin.flush()
+        return self.ask_line()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        assert self.process.wait(timeout=60) == 0
+
+
+@pytest.fixture(params=KINDS)
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Where:
+    if request.param == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres_schema")
+        return Where("postgres", tmp_path, target)
+    return Where("sqlite", tmp_path, None)
+
+
+@pytest.fixture
+def keyring(where: Where) -> Iterator[Keyring]:
+    ring = where.keyring()
+    yield ring
+    ring.close()
+
+
+def seal(key: AESGCM) -> bytes:
+    return key.encrypt(NONCE, PLAIN, None)
+
+
+SUBJECT: Final = "7c1b5a6e-0000-4000-8000-000000000001"
+
+
+class TestKeyringContract:
+    def test_first_use_creates_both_keys_in_one_go(self, keyring: Keyring, where: Where) -> None:
+        generation, key = keyring.current(SUBJECT, ERASABLE)
+        assert generation == 1
+        rows = where.rows()
+        assert {(k.subject, k.purpose, k.generation) for k in rows.keys} == {
+            (SUBJECT, ERASABLE, 1),
+            (SUBJECT, ARCHIVAL, 1),
+        }
+        assert rows.erasures == ()
+        assert keyring.current(SUBJECT, ERASABLE)[0] == 1
+        # Another instance (no shared cache) unwraps the same key.
+        other = where.keyring()
+        try:
+            assert other.get(SUBJECT, ERASABLE, 1).decrypt(NONCE, seal(key), None) == PLAIN
+            assert other.current(SUBJECT, ARCHIVAL)[0] == 1
+        finally:
+            other.close()
+        # No plaintext key is stored: only the wrapped one (nonce, key, tag: 12 + 32 + 16).
+        assert {len(k.wrapped) for k in rows.keys} == {60}
+
+    def test_concurrent_first_use_from_several_processes_makes_one_generation(
+        self, where: Where
+    ) -> None:
+        subjects = [f"7c1b5a6e-0000-4000-8000-{n:012d}" for n in range(20)]
+        children = [Child(where) for _ in range(3)]
+        try:
+            # Every child asks for every subject's key, all children at once.
+            for subject in subjects:
+                for child in children:
+                    assert child.process.stdin is not None
+                    child.process.stdin.write(f"seal {subject}\n")
+            for child in children:
+                assert child.process.stdin is not None
+                child.process.stdin.flush()
+            answers = [[child.ask_line() for _ in subjects] for child in children]
+        finally:
+            for child in children:
+                child.close()
+        rows = where.rows()
+        assert sorted((k.subject, k.purpose) for k in rows.keys) == sorted(
+            (s, p) for s in subjects for p in (ARCHIVAL, ERASABLE)
+        )
+        assert {k.generation for k in rows.keys} == {1}
+        keyring = where.keyring()
+        try:
+            for subject, *per_child in zip(subjects, *answers, strict=True):
+                key = keyring.get(subject, ERASABLE, 1)
+                for answer in per_child:
+                    assert answer["generation"] == 1
+                    sealed = bytes.fromhex(str(answer["sealed"]))
+                    assert key.decrypt(NONCE, sealed, None) == PLAIN
+        finally:
+            keyring.close()
+
+    def test_erasure_then_a_new_generation(self, keyring: Keyring, where: Where) -> None:
+        keyring.current(SUBJECT, ERASABLE)
+        archival = seal(keyring.current(SUBJECT, ARCHIVAL)[1])
+        assert keyring.erase(SUBJECT) == 1
+        with pytest.raises(KeyErased):
+            keyring.get(SUBJECT, ERASABLE, 1)
+        generation, second = keyring.current(SUBJECT, ERASABLE)
+        assert generation == 2
+        with pytest.raises(KeyErased):
+            keyring.get(SUBJECT, ERASABLE, 1)
+        assert keyring.get(SUBJECT, ERASABLE, 2).decrypt(NONCE, seal(second), None) == PLAIN
+        # The archival key is untouched, and never erased.
+        assert keyring.get(SUBJECT, ARCHIVAL, 1).decrypt(NONCE, archival, None) == PLAIN
+        with pytest.raises(ProtectionError, match="never erased"):
+            keyring.erase(SUBJECT, ARCHIVAL)
+        rows = where.rows()
+        assert [(e.subject, e.purpose, e.generation) for e in rows.erasures] == [
+            (SUBJECT, ERASABLE, 1)
+        ]
+        assert keyring.erase(SUBJECT) == 1
+        assert keyring.erase(SUBJECT) == 0  # nothing left to erase
+        assert keyring.current(SUBJECT, ERASABLE)[0] == 3
+
+    def test_erasure_in_another_process_takes_effect_at_the_next_lookup(
+        self, keyring: Keyring, where: Where
+    ) -> None:
+        child = Child(where)
+        try:
+            sealed = child.ask("seal", SUBJECT)
+            assert sealed["generation"] == 1
+            token = str(sealed["sealed"])
+            assert child.ask("open", SUBJECT, "1", token) == {"plain": "a field"}  # cached now
+            assert keyring.erase(SUBJECT) == 1
+            if where.target is None:
+                # SQLite: PRAGMA data_version moved, the very next lookup sees the erasure.
+                assert child.ask("open", SUBJECT, "1", token) == {"erased": True}
+            else:
+                # PostgreSQL: the erasure's NOTIFY reaches the child's connection
+                # asynchronously just after the commit (ADR 0015): a bounded number of
+                # lookups, almost always the first.
+                lookups = 1
+                while child.ask("open", SUBJECT, "1", token) != {"erased": True}:
+                    lookups += 1
+                    assert lookups <= 1000, "the erasure never reached the other process"
+            assert child.ask("seal", SUBJECT)["generation"] == 2
+        finally:
+            child.close()
+
+    def test_a_wrong_master_key_is_a_protection_error(self, keyring: Keyring, where: Where) -> None:
+        keyring.current(SUBJECT, ERASABLE)
+        wrong = where.keyring(master=bytes(32))
+        try:
+            with pytest.raises(ProtectionError, match="does not open with the master key"):
+                wrong.current(SUBJECT, ERASABLE)
+            with pytest.raises(ProtectionError, match="does not open with the master key"):
+                wrong.get(SUBJECT, ARCHIVAL, 1)
+        finally:
+            wrong.close()
+
+    def test_a_missing_keyring_is_a_clear_error(self, where: Where) -> None:
+        if where.target is None:
+            where.path.unlink()
+        else:
+            from psycopg import sql
+
+            with admin_connection(where.target) as conn:
+                for table in sorted(PG_KEYRING_TABLES):
+                    conn.execute(
+                        sql.SQL("DROP TABLE {}").format(sql.Identifier(where.target.schema, table))
+                    )
+        with pytest.raises(ProtectionError, match=r"keyring .* is missing") as caught:
+            where.storage()
+        if where.target is not None and where.target.password:
+            assert where.target.password not in str(caught.value)
+
+    def test_rows_load_into_an_empty_keyring_of_the_other_kind(
+        self, keyring: Keyring, where: Where, tmp_path: Path
+    ) -> None:
+        keyring.current(SUBJECT, ERASABLE)
+        keyring.erase(SUBJECT)
+        _, key = keyring.current(SUBJECT, ERASABLE)
+        rows = where.rows()
+        other = SQLiteKeyringStorage(_new_file(tmp_path / "other.sqlite"))
+        try:
+            other.load(rows)
+            assert other.dump() == rows
+        finally:
+            other.close()
+        copy = Keyring(tmp_path / "other.sqlite", MASTER)
+        try:
+            assert copy.current(SUBJECT, ERASABLE)[0] == 2
+            assert copy.get(SUBJECT, ERASABLE, 2).decrypt(NONCE, seal(key), None) == PLAIN
+            with pytest.raises(KeyErased):
+                copy.get(SUBJECT, ERASABLE, 1)
+        finally:
+            copy.close()
+
+
+def _new_file(path: Path) -> Path:
+    Keyring.create(path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole stores: copy SQLite -> PostgreSQL -> SQLite; an older PostgreSQL store's keyring file
+# ---------------------------------------------------------------------------------------------
+
+TEXT: Final = "Uro ved ballbingen i storefri"
+
+
+def _fill(location: StoreLocation) -> tuple[UUID, UUID]:
+    """Two students with an observation each; the second student's data erased."""
+    with open_store(location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        kept, erased = (
+            miljo.register_student(
+                ADMIN, school=GJESDAL, student_number=number, name=name, trinn=8, class_name="8c"
+            )
+            for number, name in (("3001", "Åse Bjørnstad"), ("3002", "Øyvind Kråkenes"))
+        )
+        for student in (kept, erased):
+            miljo.record_observation(
+                THERAPIST, student, arena="break", categories=["conflict"], text=TEXT
+            )
+        miljo.erase_personal_data(REKTOR, erased, basis="request")
+    return kept, erased
+
+
+def _texts(location: StoreLocation, student: UUID) -> list[str]:
+    with open_store(location, clock=FakeClock(), ids=SequentialIds(start=9000)) as miljo:
+        return [o.text for o in miljo.student_case(COORDINATOR, student).observations]
+
+
+def _rows(location: StoreLocation) -> KeyringRows:
+    assert location.keys_dir is not None
+    if location.postgres is None:
+        storage: KeyringStorage = SQLiteKeyringStorage(location.keys_dir / KEYRING_FILE)
+    else:
+        storage = PostgresKeyringStorage(
+            location.postgres.connect_kwargs(), location.postgres.schema
+        )
+    try:
+        return storage.dump()
+    finally:
+        storage.close()
+
+
+@pytest.mark.postgres
+def test_copy_sqlite_to_postgres_and_back_keeps_every_key(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    source = new_sqlite_store(tmp_path / "kilde.sqlite")
+    kept, erased = _fill(source)
+    rows = _rows(source)
+    assert rows.erasures
+    assert rows.keys
+    pg = StoreLocation(None, tmp_path / "pg.keys", postgres=postgres_schema)
+    assert copy_store(source, pg).verify.ok
+    assert not (tmp_path / "pg.keys" / KEYRING_FILE).exists()
+    assert _rows(pg) == rows
+    back = StoreLocation(tmp_path / "tilbake.sqlite", tmp_path / "tilbake.keys")
+    assert copy_store(pg, back).verify.ok
+    assert _rows(back) == rows
+    for location in (source, pg, back):
+        assert _texts(location, kept) == [TEXT]  # fields still open
+        assert _texts(location, erased) == [ERASED]  # erased stays erased
+
+
+def _make_old_postgres_store(target: PostgresTarget, keys: Path) -> tuple[StoreLocation, UUID]:
+    """A PostgreSQL store as an older miljo left it: its keyring a file in the key folder."""
+    from psycopg import sql
+
+    location = new_postgres_store(target, keys)
+    kept, _ = _fill(location)
+    rows = _rows(location)
+    file = SQLiteKeyringStorage(_new_file(keys / KEYRING_FILE))
+    try:
+        file.load(rows)
+    finally:
+        file.close()
+    with admin_connection(target) as conn:
+        for table in sorted(PG_KEYRING_TABLES):
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, table)))
+    return location, kept
+
+
+@pytest.mark.postgres
+def test_an_older_postgres_store_moves_its_keyring_file_into_the_schema_when_opened(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    keys = tmp_path / "pg.keys"
+    location, kept = _make_old_postgres_store(postgres_schema, keys)
+    rows_before = SQLiteKeyringStorage(keys / KEYRING_FILE)
+    try:
+        expected = rows_before.dump()
+    finally:
+        rows_before.close()
+    assert _texts(location, kept) == [TEXT]  # opening moved the keyring
+    assert not (keys / KEYRING_FILE).exists()
+    assert not (keys / f"{KEYRING_FILE}-wal").exists()
+    assert _rows(location) == expected
+
+
+@pytest.mark.postgres
+def test_a_stale_keyring_file_never_resurrects_an_erased_key(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    """A keyring file put back from an old backup after the move: its keys of erased
+    generations stay erased."""
+    keys = tmp_path / "pg.keys"
+    location = new_postgres_store(postgres_schema, keys)
+    with open_store(location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = miljo.register_student(
+            ADMIN,
+            school=GJESDAL,
+            student_number="3001",
+            name="Åse Bjørnstad",
+            trinn=8,
+            class_name="8c",
+        )
+        miljo.record_observation(
+            THERAPIST, student, arena="break", categories=["conflict"], text=TEXT
+        )
+    old = _rows(location)  # before the erasure (as in an old backup of a keyring file)
+    with open_store(location, clock=FakeClock(), ids=SequentialIds(start=5000)) as miljo:
+        miljo.erase_personal_data(REKTOR, student, basis="request")
+    file = SQLiteKeyringStorage(_new_file(keys / KEYRING_FILE))
+    try:
+        file.load(old)
+    finally:
+        file.close()
+    assert _texts(location, student) == [ERASED]
+    assert not (keys / KEYRING_FILE).exists()
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_without_its_keyring_does_not_open(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    from psycopg import sql
+
+    location = new_postgres_store(postgres_schema, tmp_path / "pg.keys")
+    with admin_connection(postgres_schema) as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE {}").format(
+                sql.Identifier(postgres_schema.schema, "miljo_data_keys")
+            )
+        )
+    with pytest.raises(StoreError, match=r"keyring in schema \w+ is missing") as caught:
+        open_store(location)
+    assert postgres_schema.password is None or postgres_schema.password not in str(caught.value)
