@@ -225,8 +225,8 @@ def run_baseline(
     config: BaselineConfig,
     long_events: Sequence[int],
     backend: str = SQLITE,
-) -> tuple[list[Row], dict[int, float]]:
-    """Every baseline row, and repository.get seconds by stream length."""
+) -> list[Row]:
+    """Every baseline row on ``backend`` (``env``: :func:`sqlite_env` or :func:`postgres_env`)."""
     name = BACKEND_NAMES[backend]
     app = open_baseline(env)
     try:
@@ -267,4 +267,4 @@ def run_baseline(
             if n != 10_000
         },
     }
-    return baseline_rows(backend, lengths, figures, notes), gets
+    return baseline_rows(backend, lengths, figures, notes)

@@ -164,14 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work / "physical", ignore_errors=True)
         say("bench: (1) library baseline")
         lengths = [m.long_events for m in manifests.values() if m.long_events > 0]
-        baseline_rows, _ = raw.run_baseline(
+        rows += raw.run_baseline(
             raw.sqlite_env(work / "baseline.sqlite"), base_config, lengths, SQLITE
         )
-        rows += baseline_rows
         if server is not None:
             pg_env = raw.postgres_env(server.new_schema("baseline"))
-            baseline_rows, _ = raw.run_baseline(pg_env, base_config, lengths, POSTGRES)
-            rows += baseline_rows
+            rows += raw.run_baseline(pg_env, base_config, lengths, POSTGRES)
         else:
             rows += raw.baseline_rows(
                 POSTGRES, raw.stream_lengths(lengths), None, {"": NO_POSTGRES}
