@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.bootstrap import StoreLocation
+import psycopg
+
+from adapters.bootstrap import StoreError, StoreLocation
 from bench import measure, physical, raw
 from bench.common import NO_POSTGRES, POSTGRES, SQLITE, Row, machine, say
 from bench.generate import (
@@ -105,6 +109,14 @@ def postgres_server(args: argparse.Namespace) -> tuple[Server | None, str]:
     if server is None:
         return None, f"{NO_POSTGRES}: {why}"
     return server, server.describe()
+
+
+def failure(error: Exception) -> str:
+    """One line for the table: what failed (the traceback went to stderr)."""
+    if isinstance(error, subprocess.CalledProcessError):
+        step = error.cmd[3] if len(error.cmd) > 3 else "child"
+        return f"the {step} process exited with {error.returncode} (its traceback is on stderr)"
+    return " ".join(f"{type(error).__name__}: {error}".split())[:200]
 
 
 def measure_postgres(
@@ -191,9 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 shutil.rmtree(copy, ignore_errors=True)
                 if server is not None and pg_writer is not None:
-                    rows += measure_postgres(
-                        server, work, folders[size], manifests[size], miljo_config, pg_writer
-                    )
+                    try:
+                        rows += measure_postgres(
+                            server, work, folders[size], manifests[size], miljo_config, pg_writer
+                        )
+                    except (subprocess.CalledProcessError, StoreError, psycopg.Error) as error:
+                        # report it in the table, keep the other sizes (a 1M run is long)
+                        say(f"bench: {size} on PostgreSQL failed:\n{traceback.format_exc()}")
+                        failed = f"failed: {failure(error)}"
+                        rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": failed})
                 else:
                     rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": NO_POSTGRES})
         finally:
