@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,8 +143,14 @@ def measure_postgres(
         shutil.rmtree(keys_dir, ignore_errors=True)
 
 
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends the run like Ctrl-C: the scratch folder and the schemas are removed."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         sizes = parse_sizes(args.sizes or ("10k" if args.quick else DEFAULT_SIZES))
     except ValueError as error:
