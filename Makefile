@@ -49,10 +49,23 @@ test-pg: setup
 docs: setup
 	$(BIN)/python -m cli.docgen > docs/cli.md
 
+# The benchmark measures on PostgreSQL too: the server of MILJO_BENCH_POSTGRES_URL or
+# MILJO_TEST_POSTGRES_URL, else a private cluster (scripts/pg-cluster) started for the run and
+# stopped after it; without the server package its PostgreSQL rows say n/a.
 bench: setup
+	@if [ -z "$$MILJO_BENCH_POSTGRES_URL$$MILJO_TEST_POSTGRES_URL" ] && \
+	    cluster_env=$$(scripts/pg-cluster start); then \
+	  eval "$$cluster_env"; \
+	  trap 'scripts/pg-cluster stop "$$MILJO_PG_CLUSTER"' EXIT; trap 'exit 130' INT TERM; \
+	fi; \
 	$(BIN)/python -m bench.run
 
 bench-quick: setup
+	@if [ -z "$$MILJO_BENCH_POSTGRES_URL$$MILJO_TEST_POSTGRES_URL" ] && \
+	    cluster_env=$$(scripts/pg-cluster start); then \
+	  eval "$$cluster_env"; \
+	  trap 'scripts/pg-cluster stop "$$MILJO_PG_CLUSTER"' EXIT; trap 'exit 130' INT TERM; \
+	fi; \
 	$(BIN)/python -m bench.run --quick
 
 clean:

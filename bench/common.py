@@ -15,7 +15,14 @@ from typing import Final
 import attrs
 
 #: Library versions printed with every table.
-PACKAGES: Final = ("eventsourcing", "orjson", "cryptography", "attrs")
+PACKAGES: Final = ("eventsourcing", "orjson", "cryptography", "attrs", "psycopg")
+
+#: The storage backends a row can belong to (``Row.backend``), with their table names.
+SQLITE: Final = "sqlite"
+POSTGRES: Final = "postgres"
+BACKEND_NAMES: Final = {SQLITE: "SQLite", POSTGRES: "PostgreSQL"}
+#: The note of every PostgreSQL row of a run without a PostgreSQL server.
+NO_POSTGRES: Final = "n/a (no PostgreSQL server)"
 
 
 @attrs.frozen
@@ -23,7 +30,8 @@ class Row:
     """One line of the result table.
 
     ``value`` is the absolute figure in ``unit`` (None when not measured; ``note`` says why).
-    ``ratio`` compares it with ``basis`` (a row key of the baseline, or a description)."""
+    ``ratio`` compares it with ``basis`` (a row key of the baseline, or a description), on
+    the same ``backend`` (``SQLITE``, ``POSTGRES``, or "" for rows that use no database)."""
 
     key: str  # stable identifier, e.g. "miljo.observe" (the tests look rows up by it)
     section: str  # "baseline", "miljo" or "physical"
@@ -34,6 +42,7 @@ class Row:
     ratio: float | None = None
     basis: str = ""
     note: str = ""
+    backend: str = ""
 
 
 def median(values: Sequence[float]) -> float:
@@ -99,3 +108,34 @@ def machine() -> dict[str, str]:
 def say(text: str) -> None:
     """Progress for the person running the benchmark (stderr, so stdout stays the table)."""
     print(text, file=sys.stderr, flush=True)
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``1.5 h``: for estimates."""
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+class Progress:
+    """``done / total`` with the rate and the time left, to stderr, at most every ``every``
+    seconds (long steps of the 1M size must show that they move and when they will end)."""
+
+    def __init__(self, what: str, *, every: float = 10.0) -> None:
+        self.what = what
+        self.every = every
+        self.start = time.perf_counter()
+        self._last = self.start
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self._last < self.every or done >= total:
+            return
+        self._last = now
+        elapsed = now - self.start
+        speed = done / elapsed if elapsed > 0 else 0.0
+        left = f"about {duration((total - done) / speed)} left" if speed > 0 else "starting"
+        share = 100 * done / total if total else 100.0
+        say(f"    {self.what}: {done:,} / {total:,} ({share:.0f} %), {speed:,.0f}/s, {left}")

@@ -1,30 +1,43 @@
-"""miljo through its embedding API, on a copy of a generated store (a real SQLite file opened
-by ``adapters.bootstrap.open_store``, with whatever protection the store is configured with).
+"""miljo through its embedding API, on a copy of a generated store opened by
+``adapters.bootstrap.open_store`` with whatever protection the store is configured with: a
+real SQLite file, or a fresh PostgreSQL schema the store was copied into by
+``adapters.storeops.copy_store`` (``miljo store copy``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import json
+import os
 import random
-import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
 
-from adapters.bootstrap import open_store, resolve_store
+from adapters.bootstrap import StoreLocation, open_store
 from adapters.demo import SeededIds, SimulatedClock
-from bench.common import Row, median, median_rate, rate, say, timed
-from bench.generate import ROOT, Manifest, monday_after, store_files
+from bench.common import (
+    BACKEND_NAMES,
+    POSTGRES,
+    SQLITE,
+    Progress,
+    Row,
+    median,
+    median_rate,
+    rate,
+    say,
+    timed,
+)
+from bench.generate import ROOT, Manifest, monday_after
+from bench.pg import store_url
 from domain.facade import Miljo
 from domain.values import Actor, Role
 
@@ -63,21 +76,65 @@ class Rebuild:
     peak_before_mb: float
 
 
-def rebuild_in_child(db_path: Path, repeats: int) -> Rebuild:
-    """Rebuild the views in a fresh process; its time and peak RSS (VmHWM)."""
+@attrs.frozen
+class Copy:
+    events: int
+    snapshots: int
+    seconds: float
+    peak_mb: float
+    verified: bool
+
+
+def child_env(location: StoreLocation) -> dict[str, str]:
+    """The environment of a child process that opens ``location``: a PostgreSQL store is
+    named by ``MILJO_STORE`` and ``MILJO_KEYS_DIR`` (the password stays out of argv)."""
+    env = dict(os.environ)
+    if location.postgres is not None:
+        env["MILJO_STORE"] = store_url(location.postgres)
+        env["MILJO_KEYS_DIR"] = str(location.keys_dir or "")
+    return env
+
+
+def child_args(location: StoreLocation) -> list[str]:
+    """The store argument of ``bench.child`` (none for PostgreSQL: see :func:`child_env`)."""
+    return [] if location.postgres is not None else [str(location.db_path)]
+
+
+def run_child(args: list[str], location: StoreLocation) -> dict[str, Any]:
+    """``python -m bench.child ARGS``: its JSON line (its progress goes to our stderr)."""
     done = subprocess.run(  # noqa: S603 - our own module, with the current interpreter
-        [sys.executable, "-m", "bench.child", str(db_path), "--repeats", str(repeats)],
+        [sys.executable, "-m", "bench.child", *args],
         cwd=ROOT,
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
+        env=child_env(location),
     )
-    data = json.loads(done.stdout.strip().splitlines()[-1])
+    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return data
+
+
+def rebuild_in_child(location: StoreLocation, repeats: int) -> Rebuild:
+    """Rebuild the views in a fresh process; its time and peak RSS (VmHWM)."""
+    data = run_child(["rebuild", *child_args(location), "--repeats", str(repeats)], location)
     return Rebuild(
         events=int(data["events"]),
         seconds=median([float(s) for s in data["seconds"]]),
         peak_mb=int(data["peak_kib"]) * 1024 / 1e6,
         peak_before_mb=int(data["peak_before_kib"]) * 1024 / 1e6,
+    )
+
+
+def copy_in_child(source: Path, target: StoreLocation) -> Copy:
+    """``store copy`` of the SQLite store ``source`` into ``target`` (a new store), in a
+    fresh process: its time (copy, rebuild of the copy's views, verify) and peak RSS."""
+    data = run_child(["copy", str(source)], target)
+    return Copy(
+        events=int(data["events"]),
+        snapshots=int(data["snapshots"]),
+        seconds=float(data["seconds"]),
+        peak_mb=int(data["peak_kib"]) * 1024 / 1e6,
+        verified=bool(data["verified"]),
     )
 
 
@@ -87,9 +144,9 @@ def _checked(result: object) -> object:
     return result
 
 
-def find_verify(miljo: Miljo, db_path: Path, keys_dir: Path) -> tuple[str, Callable[[], object]]:
-    """The audit verification, if one is built: a facade method, else the audit adapter's
-    ``verify_store``, else the chain adapter's ``verify_rows``; ("", ...) if none exists."""
+def find_verify(miljo: Miljo, location: StoreLocation) -> tuple[str, Callable[[], object]]:
+    """The audit verification: a facade method if one is built, else the audit adapter's
+    ``verify_store``; ("", ...) if neither exists."""
     for name in ("verify", "verify_store", "audit_verify"):
         method = getattr(miljo, name, None)
         if callable(method):
@@ -100,38 +157,23 @@ def find_verify(miljo: Miljo, db_path: Path, keys_dir: Path) -> tuple[str, Calla
     try:
         audit = importlib.import_module("adapters.audit")
     except ImportError:
-        audit = None
+        return "", lambda: None
     verify_store = getattr(audit, "verify_store", None)
-    if callable(verify_store):
-        location = resolve_store(db_path)
-        return "adapters.audit.verify_store", lambda: _checked(verify_store(location))
-    try:
-        chain = importlib.import_module("adapters.chain")
-        keys = importlib.import_module("adapters.keys")
-    except ImportError:
+    if not callable(verify_store):
         return "", lambda: None
-    verify_rows = getattr(chain, "verify_rows", None)
-    chain_rows = getattr(chain, "sqlite_chain_rows", None)
-    orphans = getattr(chain, "sqlite_orphan_links", None)
-    if not (callable(verify_rows) and callable(chain_rows) and callable(orphans)):
-        return "", lambda: None
-    key = keys.read_key(keys_dir, keys.SEALING_KEY)
-
-    def verify() -> object:
-        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-            return _checked(verify_rows(key, chain_rows(db), orphans(db)))
-
-    return "adapters.chain.verify_rows", verify
+    return "adapters.audit.verify_store", lambda: _checked(
+        verify_store(location, Progress("verify"))
+    )
 
 
 class Session:
     """One opened copy of a store, with a clock that runs on from where generation stopped."""
 
-    def __init__(self, db_path: Path, manifest: Manifest) -> None:
+    def __init__(self, location: StoreLocation, manifest: Manifest) -> None:
         self.manifest = manifest
         end = datetime.fromisoformat(manifest.end_instant)
         self.clock = SimulatedClock(end + timedelta(hours=1))
-        self.miljo = open_store(db_path, clock=self.clock, ids=SeededIds(manifest.seed + 1))
+        self.miljo = open_store(location, clock=self.clock, ids=SeededIds(manifest.seed + 1))
         self.rng = random.Random(manifest.seed)
         school = manifest.school(OVERVIEW_MODEL)
         self.code = school.code
@@ -233,41 +275,97 @@ class Session:
         return history_s, case_s, entries
 
 
+def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]:
+    """(key, label, unit, basis) of every miljo row of one store size, in table order."""
+    copy = ("miljo.copy", "store copy of the SQLite store into a new schema", "events/s", "")
+    specs = [copy] if backend == POSTGRES else []
+    return [
+        *specs,
+        (
+            "miljo.rebuild",
+            "full rebuild of all views (rebuild_views)",
+            "events/s",
+            "baseline.select",
+        ),
+        ("miljo.rss", "peak RSS of a process rebuilding the views", "MB", ""),
+        (
+            "miljo.save1",
+            "raw save, 1 event per save, between the command batches",
+            "events/s",
+            "baseline.save1",
+        ),
+        ("miljo.observe", "command: record an observation", "commands/s", "miljo.save1@size"),
+        ("miljo.assign", "command: assign a team member", "commands/s", "miljo.save1@size"),
+        ("miljo.catchup", "incremental catch-up (catch_up)", "events/s", "baseline.select"),
+        ("miljo.overview", "ressursteam overview of one school", "ms", "miljo.overview@first"),
+        (
+            "miljo.history",
+            f"history as of, {long_events:,}-event student",
+            "ms",
+            f"baseline.get.{long_events}",
+        ),
+        (
+            "miljo.case_as_of",
+            f"student_case_as_of, {long_events:,}-event student",
+            "ms",
+            f"baseline.get.{long_events}",
+        ),
+        ("miljo.verify", "audit verify of the whole store", "events/s", "baseline.select"),
+    ]
+
+
+def miljo_rows(
+    manifest: Manifest,
+    backend: str,
+    figures: Mapping[str, float | None] | None,
+    notes: Mapping[str, str],
+) -> list[Row]:
+    """The miljo rows of one size on ``backend``: with ``figures`` (by key; None: not
+    measured, the note says why), or without any (``notes[""]`` says why)."""
+    return [
+        Row(
+            key,
+            "miljo",
+            label,
+            manifest.label,
+            None if figures is None else figures.get(key),
+            unit,
+            basis=basis,
+            note=notes.get("", "") if figures is None else notes.get(key, ""),
+            backend=backend,
+        )
+        for key, label, unit, basis in row_specs(manifest.long_events, backend)
+    ]
+
+
 def measure_store(
-    store_dir: Path,
+    location: StoreLocation,
     manifest: Manifest,
     config: MiljoConfig,
-    raw_gets: dict[int, float],
     raw: RawBatch,
-) -> tuple[list[Row], dict[str, float]]:
-    """Every miljo row for one store size; also the figures the targets need."""
-    size = manifest.label
-    db_path, keys_dir = store_files(store_dir)
+    backend: str = SQLITE,
+    copied: Copy | None = None,
+) -> list[Row]:
+    """Every miljo row for one store size on one backend (``copied``: how the PostgreSQL
+    store was made)."""
+    size = f"{manifest.label} ({BACKEND_NAMES[backend]})"
+    figures: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    if copied is not None:
+        figures["miljo.copy"] = rate(copied.events, copied.seconds)
+        notes["miljo.copy"] = (
+            f"adapters.storeops.copy_store: {copied.events:,} events and "
+            f"{copied.snapshots:,} snapshots in {copied.seconds:.1f} s, with the rebuild of the "
+            f"copy's views and its verify ({'verified' if copied.verified else 'NOT verified'}); "
+            f"peak RSS {copied.peak_mb:,.0f} MB"
+        )
     say(f"  {size}: rebuild of every view in a fresh process")
-    rebuilt = rebuild_in_child(db_path, config.rebuild_repeats)
-    rows = [
-        Row(
-            "miljo.rebuild",
-            "miljo",
-            "full rebuild of all views (rebuild_views)",
-            size,
-            rate(rebuilt.events, rebuilt.seconds),
-            "events/s",
-            basis="baseline.select",
-            note=f"{rebuilt.events:,} events in {rebuilt.seconds:.1f} s",
-        ),
-        Row(
-            "miljo.rss",
-            "miljo",
-            "peak RSS of a process rebuilding the views",
-            size,
-            rebuilt.peak_mb,
-            "MB",
-            note=f"VmHWM; {rebuilt.peak_before_mb:.0f} MB after opening the store",
-        ),
-    ]
-    figures = {"rebuild_rate": rate(rebuilt.events, rebuilt.seconds), "rss": rebuilt.peak_mb}
-    session = Session(db_path, manifest)
+    rebuilt = rebuild_in_child(location, config.rebuild_repeats)
+    figures["miljo.rebuild"] = rate(rebuilt.events, rebuilt.seconds)
+    notes["miljo.rebuild"] = f"{rebuilt.events:,} events in {rebuilt.seconds:.1f} s"
+    figures["miljo.rss"] = rebuilt.peak_mb
+    notes["miljo.rss"] = f"VmHWM; {rebuilt.peak_before_mb:.0f} MB after opening the store"
+    session = Session(location, manifest)
     try:
         session.miljo.catch_up()
         say(f"  {size}: {config.observe} record_observation commands")
@@ -285,126 +383,44 @@ def measure_store(
         say(f"  {size}: overview, history as of, case as of")
         overview_s = session.overview_seconds(config.overview_repeats)
         history_s, case_s, entries = session.history_seconds(config.history_repeats)
-        verify_name, verify = find_verify(session.miljo, db_path, keys_dir)
-        verify_row: Row
+        verify_name, verify = find_verify(session.miljo, location)
         if verify_name:
             say(f"  {size}: audit verify ({verify_name})")
             events = session.miljo.event_count()
             try:
                 verify_s = timed(verify)
-                verify_row = Row(
-                    "miljo.verify",
-                    "miljo",
-                    "audit verify of the whole store",
-                    size,
-                    rate(events, verify_s),
-                    "events/s",
-                    basis="baseline.select",
-                    note=f"{verify_name}; {events:,} events in {verify_s:.1f} s",
-                )
+                figures["miljo.verify"] = rate(events, verify_s)
+                notes["miljo.verify"] = f"{verify_name}; {events:,} events in {verify_s:.1f} s"
             except Exception as error:  # report, do not abort the whole run
-                verify_row = Row(
-                    "miljo.verify",
-                    "miljo",
-                    "audit verify of the whole store",
-                    size,
-                    None,
-                    "",
-                    note=f"failed ({verify_name}): {error}",
-                )
+                figures["miljo.verify"] = None
+                notes["miljo.verify"] = f"failed ({verify_name}): {error}"
         else:
-            verify_row = Row(
-                "miljo.verify",
-                "miljo",
-                "audit verify of the whole store",
-                size,
-                None,
-                "",
-                note="n/a (not built)",
-            )
+            figures["miljo.verify"] = None
+            notes["miljo.verify"] = "n/a (not built)"
     finally:
         session.close()
-    long_events = manifest.long_events
-    raw_same = raw_gets.get(long_events)
-    rows += [
-        Row(
-            "miljo.save1",
-            "miljo",
-            "raw save, 1 event per save, between the command batches",
-            size,
-            median([raw_observe, raw_assign]),
-            "events/s",
-            basis="baseline.save1",
-            note="the baseline again, next to the commands in time",
-        ),
-        Row(
-            "miljo.observe",
-            "miljo",
-            "command: record an observation",
-            size,
-            observe,
-            "commands/s",
-            basis="miljo.save1@size",
-            note="1 event each",
-        ),
-        Row(
-            "miljo.assign",
-            "miljo",
-            "command: assign a team member",
-            size,
-            assign,
-            "commands/s",
-            basis="miljo.save1@size",
-            note="1 event each",
-        ),
-        Row(
-            "miljo.catchup",
-            "miljo",
-            "incremental catch-up (catch_up)",
-            size,
-            rate(caught, catch_s),
-            "events/s",
-            basis="baseline.select",
-            note=f"{caught:,} new events ({pending:,} pending) in {catch_s * 1000:.0f} ms",
-        ),
-        Row(
-            "miljo.overview",
-            "miljo",
-            "ressursteam overview of one school",
-            size,
-            overview_s * 1000,
-            "ms",
-            basis="miljo.overview@first",
-            note=f"{session.code}, median of {config.overview_repeats}",
-        ),
-        Row(
-            "miljo.history",
-            "miljo",
-            f"history as of, {long_events:,}-event student",
-            size,
-            history_s * 1000,
-            "ms",
-            basis=f"baseline.get.{long_events}",
-            note=f"{entries:,} entries; logs the read",
-        ),
-        Row(
-            "miljo.case_as_of",
-            "miljo",
-            f"student_case_as_of, {long_events:,}-event student",
-            size,
-            case_s * 1000,
-            "ms",
-            basis=f"baseline.get.{long_events}",
-            note="snapshot + events; logs the read",
-        ),
-        verify_row,
-    ]
     figures.update(
-        observe=observe,
-        assign=assign,
-        overview=overview_s,
-        history=history_s,
-        case=case_s,
-        raw_get_same=raw_same if raw_same is not None else float("nan"),
+        {
+            "miljo.save1": median([raw_observe, raw_assign]),
+            "miljo.observe": observe,
+            "miljo.assign": assign,
+            "miljo.catchup": rate(caught, catch_s),
+            "miljo.overview": overview_s * 1000,
+            "miljo.history": history_s * 1000,
+            "miljo.case_as_of": case_s * 1000,
+        }
     )
-    return rows, figures
+    notes.update(
+        {
+            "miljo.save1": "the baseline again, next to the commands in time",
+            "miljo.observe": "1 event each",
+            "miljo.assign": "1 event each",
+            "miljo.catchup": (
+                f"{caught:,} new events ({pending:,} pending) in {catch_s * 1000:.0f} ms"
+            ),
+            "miljo.overview": f"{session.code}, median of {config.overview_repeats}",
+            "miljo.history": f"{entries:,} entries; logs the read",
+            "miljo.case_as_of": "snapshot + events; logs the read",
+        }
+    )
+    return miljo_rows(manifest, backend, figures, notes)

@@ -14,7 +14,7 @@ import attrs
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bench.common import Row, median, rate, say, timed
+from bench.common import SQLITE, Row, median, rate, say, timed
 
 ROW_BYTES: Final = 300
 PAYLOAD_BYTES: Final = 400
@@ -174,6 +174,7 @@ def run_physical(work: Path, config: PhysicalConfig) -> list[Row]:
             rate(config.bulk_rows, median(inserts)),
             "rows/s",
             note=f"{ROW_BYTES}-byte rows",
+            backend=SQLITE,
         ),
         Row(
             "physical.read",
@@ -182,6 +183,7 @@ def run_physical(work: Path, config: PhysicalConfig) -> list[Row]:
             "",
             rate(config.bulk_rows, median(reads)),
             "rows/s",
+            backend=SQLITE,
         ),
         Row(
             "physical.wal1",
@@ -191,6 +193,7 @@ def run_physical(work: Path, config: PhysicalConfig) -> list[Row]:
             rate(config.wal_rows, wal),
             "rows/s",
             note=f"{config.wal_rows} transactions",
+            backend=SQLITE,
         ),
         Row(
             "physical.orjson.encode",

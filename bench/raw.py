@@ -1,13 +1,15 @@
 """The baseline: the bare ``eventsourcing`` library on the same machine and backend.
 
 A minimal aggregate whose events store about 300 bytes each, the library's default JSON
-transcoder, no cipher, no compression, no snapshots, in an SQLite file next to the miljo
-stores (``eventsourcing.sqlite``, as miljo's stores use).
+transcoder, no cipher, no compression, no snapshots: in an SQLite file next to the miljo
+stores (``eventsourcing.sqlite``, as miljo's SQLite stores use), or in a schema of the
+PostgreSQL server the miljo stores are copied to (``eventsourcing.postgres``, the library's
+own module, with its default settings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 from uuid import UUID
@@ -16,7 +18,8 @@ import attrs
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench.common import Row, median, median_rate, rate, say, timed
+from adapters.bootstrap import PostgresTarget
+from bench.common import BACKEND_NAMES, SQLITE, Row, median, median_rate, rate, say, timed
 
 #: Size of a stored event's state (JSON of the event's fields) the baseline aims for.
 EVENT_BYTES: Final = 300
@@ -56,8 +59,27 @@ FULL: Final = BaselineConfig(
 )
 
 
-def open_baseline(path: Path) -> Baseline:
-    return Baseline(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+def sqlite_env(path: Path) -> dict[str, str]:
+    """The baseline in an SQLite file."""
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+
+
+def postgres_env(target: PostgresTarget) -> dict[str, str]:
+    """The baseline in an (existing, empty) PostgreSQL schema; the library creates its tables
+    (``baseline_events``) there."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_HOST": target.host,
+        "POSTGRES_PORT": str(target.port),
+        "POSTGRES_DBNAME": target.dbname,
+        "POSTGRES_USER": target.user,
+        "POSTGRES_PASSWORD": target.password or "",
+        "POSTGRES_SCHEMA": target.schema,
+    }
+
+
+def open_baseline(env: Mapping[str, str]) -> Baseline:
+    return Baseline(env=dict(env))
 
 
 def payload_for(app: Baseline, target: int = EVENT_BYTES) -> tuple[str, int]:
@@ -92,8 +114,8 @@ class RawWriter:
     """One-event saves of the baseline, in batches, to interleave with miljo's commands (a
     disk's fsync latency drifts over minutes: a ratio is fair only between neighbours)."""
 
-    def __init__(self, path: Path) -> None:
-        self.app = open_baseline(path)
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.app = open_baseline(env)
         self.payload, _ = payload_for(self.app)
 
     def batch(self, count: int) -> float:
@@ -158,77 +180,91 @@ def get_seconds(app: Baseline, aggregate_id: UUID, repeats: int) -> float:
     return median([timed(lambda: app.repository.get(aggregate_id)) for _ in range(repeats)])
 
 
+def stream_lengths(long_events: Sequence[int]) -> list[int]:
+    """The streams whose repository.get is measured: 10,000 events and the long-history
+    students' lengths."""
+    return sorted({10_000, *long_events})
+
+
+def baseline_rows(
+    backend: str,
+    lengths: Sequence[int],
+    figures: Mapping[str, float] | None,
+    notes: Mapping[str, str],
+) -> list[Row]:
+    """The baseline's rows on ``backend``: with ``figures`` (by row key), or without
+    (``notes[""]`` then says why)."""
+    specs = [
+        ("baseline.save1", "raw save, 1 event per save", "events/s"),
+        ("baseline.save100", "raw save, 100 events per save", "events/s"),
+        ("baseline.select", "raw select + decode, whole notification log", "events/s"),
+        ("baseline.get", "raw repository.get of a 10,000-event stream", "ms"),
+    ]
+    specs += [
+        (f"baseline.get.{n}", f"raw repository.get of a {n:,}-event stream", "ms")
+        for n in lengths
+        if n != 10_000
+    ]
+    return [
+        Row(
+            key,
+            "baseline",
+            label,
+            "",
+            None if figures is None else figures[key],
+            unit,
+            note=notes.get(key, "") if figures is not None else notes.get("", ""),
+            backend=backend,
+        )
+        for key, label, unit in specs
+    ]
+
+
 def run_baseline(
-    path: Path, config: BaselineConfig, stream_lengths: Sequence[int]
-) -> tuple[list[Row], dict[int, float]]:
-    """Every baseline row, and repository.get seconds by stream length."""
-    app = open_baseline(path)
+    env: Mapping[str, str],
+    config: BaselineConfig,
+    long_events: Sequence[int],
+    backend: str = SQLITE,
+) -> list[Row]:
+    """Every baseline row on ``backend`` (``env``: :func:`sqlite_env` or :func:`postgres_env`)."""
+    name = BACKEND_NAMES[backend]
+    app = open_baseline(env)
     try:
         payload, state_bytes = payload_for(app)
-        note = f"{state_bytes}-byte stored events"
-        say(f"  baseline: one event per save ({config.one_per_save} saves)")
+        say(f"  baseline ({name}): one event per save ({config.one_per_save} saves)")
         one = one_per_save(app, payload, config.one_per_save, config.batches)
-        say(f"  baseline: 100 events per save ({config.batches} x {config.hundred_saves} saves)")
+        say(
+            f"  baseline ({name}): 100 events per save "
+            f"({config.batches} x {config.hundred_saves} saves)"
+        )
         hundred = hundred_per_save(app, payload, config.hundred_saves, config.batches)
-        lengths = sorted({10_000, *stream_lengths})
+        lengths = stream_lengths(long_events)
         streams = {length: write_stream(app, payload, length) for length in lengths}
         total = int(app.recorder.max_notification_id() or 0)
-        say(f"  baseline: select + decode of {total:,} events")
+        say(f"  baseline ({name}): select + decode of {total:,} events")
         select_s = median(
             [timed(lambda: select_decode_all(app)) for _ in range(config.select_repeats)]
         )
         gets = {length: get_seconds(app, streams[length], config.get_repeats) for length in lengths}
     finally:
         app.close()
-    rows = [
-        Row(
-            "baseline.save1",
-            "baseline",
-            "raw save, 1 event per save",
-            "",
-            one,
-            "events/s",
-            note=note,
-        ),
-        Row(
-            "baseline.save100",
-            "baseline",
-            "raw save, 100 events per save",
-            "",
-            hundred,
-            "events/s",
-            note=note,
-        ),
-        Row(
-            "baseline.select",
-            "baseline",
-            "raw select + decode, whole notification log",
-            "",
-            rate(total, select_s),
-            "events/s",
-            note=f"{total:,} events, pages of {PAGE}",
-        ),
-        Row(
-            "baseline.get",
-            "baseline",
-            "raw repository.get of a 10,000-event stream",
-            "",
-            gets[10_000] * 1000,
-            "ms",
-            note="no snapshots",
-        ),
-    ]
-    for length in lengths:
-        if length != 10_000:
-            rows.append(
-                Row(
-                    f"baseline.get.{length}",
-                    "baseline",
-                    f"raw repository.get of a {length:,}-event stream",
-                    "",
-                    gets[length] * 1000,
-                    "ms",
-                    note="same length as the long-history student",
-                )
-            )
-    return rows, gets
+    written = f"{state_bytes}-byte stored events"
+    figures = {
+        "baseline.save1": one,
+        "baseline.save100": hundred,
+        "baseline.select": rate(total, select_s),
+        **{f"baseline.get.{n}": gets[n] * 1000 for n in lengths},
+        "baseline.get": gets[10_000] * 1000,
+    }
+    notes = {
+        "baseline.save1": written,
+        "baseline.save100": written,
+        "baseline.select": f"{total:,} events, pages of {PAGE}",
+        "baseline.get": "no snapshots",
+        **{
+            f"baseline.get.{n}": "same length as the long-history student"
+            for n in lengths
+            if n != 10_000
+        },
+    }
+    return baseline_rows(backend, lengths, figures, notes)

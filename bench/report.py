@@ -8,7 +8,7 @@ from datetime import datetime
 
 import attrs
 
-from bench.common import Row
+from bench.common import BACKEND_NAMES, SQLITE, Row
 from bench.generate import Manifest
 
 #: Physical rows are compared the other way round: the baseline as a share of the limit.
@@ -19,31 +19,48 @@ PHYSICAL_BASIS = {
 }
 
 
-def _find(rows: Sequence[Row], key: str, size: str = "") -> Row | None:
+def _find(rows: Sequence[Row], key: str, size: str = "", backend: str = SQLITE) -> Row | None:
     for row in rows:
-        if row.key == key and (not size or row.size == size):
+        if row.key == key and (not size or row.size == size) and row.backend == backend:
             return row
     return None
 
 
-def _basis_row(rows: Sequence[Row], basis: str, sizes: Sequence[str], size: str) -> Row | None:
-    """The row named by ``basis``: a key, ``key@first`` (at the smallest size of the run) or
-    ``key@size`` (at the same size as the row)."""
+def _basis_row(
+    rows: Sequence[Row], basis: str, sizes: Sequence[str], size: str, backend: str
+) -> Row | None:
+    """The row named by ``basis`` on ``backend``: a key, ``key@first`` (at the smallest size
+    of the run) or ``key@size`` (at the same size as the row)."""
     if basis == "baseline.get.10000":
         basis = "baseline.get"
     if basis.endswith("@first"):
-        return _find(rows, basis.removesuffix("@first"), sizes[0]) if sizes else None
+        return _find(rows, basis.removesuffix("@first"), sizes[0], backend) if sizes else None
     if basis.endswith("@size"):
-        return _find(rows, basis.removesuffix("@size"), size)
-    return _find(rows, basis)
+        return _find(rows, basis.removesuffix("@size"), size, backend)
+    return _find(rows, basis, backend=backend)
+
+
+def backends(rows: Sequence[Row]) -> list[str]:
+    """The backends of the baseline and miljo rows, in table order (SQLite first)."""
+    found = {r.backend for r in rows if r.section in ("baseline", "miljo")}
+    return sorted(found, key=lambda b: (b != SQLITE, b))
+
+
+def backend_name(backend: str) -> str:
+    return BACKEND_NAMES.get(backend, backend or "-")
 
 
 def with_ratios(rows: Sequence[Row], sizes: Sequence[str]) -> list[Row]:
-    """Fill ``ratio`` (this ÷ basis; for physical rows, basis ÷ this) and its description."""
+    """Fill ``ratio`` (this ÷ basis on the same backend; for physical rows, basis ÷ this) and
+    its description."""
     done = []
     for row in rows:
         basis_key = PHYSICAL_BASIS.get(row.key, row.basis)
-        basis = _basis_row(rows, basis_key, sizes, row.size) if basis_key else None
+        basis = (
+            _basis_row(rows, basis_key, sizes, row.size, row.backend or SQLITE)
+            if basis_key
+            else None
+        )
         if basis is None or basis.value is None or row.value is None or not basis.value:
             done.append(row)
             continue
@@ -73,15 +90,16 @@ def number(value: float | None, unit: str) -> str:
 
 def table(rows: Sequence[Row]) -> list[str]:
     lines = [
-        "| section | measurement | size | value | unit | ratio | ratio of | note |",
-        "| --- | --- | --- | ---: | --- | ---: | --- | --- |",
+        "| section | backend | measurement | size | value | unit | ratio | ratio of | note |",
+        "| --- | --- | --- | --- | ---: | --- | ---: | --- | --- |",
     ]
     for row in rows:
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}×"
         value = number(row.value, row.unit) if row.value is not None else "n/a"
         lines.append(
-            f"| {row.section} | {row.label} | {row.size or '-'} | {value} | {row.unit} | "
-            f"{ratio} | {row.basis if row.ratio is not None else ''} | {row.note} |"
+            f"| {row.section} | {backend_name(row.backend)} | {row.label} | {row.size or '-'} | "
+            f"{value} | {row.unit} | {ratio} | {row.basis if row.ratio is not None else ''} | "
+            f"{row.note} |"
         )
     return lines
 
@@ -103,60 +121,82 @@ def _verdict(ok: bool) -> str:
 def targets(
     rows: Sequence[Row], sizes: Sequence[str], manifests: Mapping[str, Manifest]
 ) -> list[Target]:
+    """Every target's verdict on every backend of the run (SQLite first)."""
     found: list[Target] = []
-    select = _find(rows, "baseline.select")
+    for backend in backends(rows):
+        found += _targets(rows, sizes, manifests, backend)
+    return found
+
+
+def _targets(
+    rows: Sequence[Row], sizes: Sequence[str], manifests: Mapping[str, Manifest], backend: str
+) -> list[Target]:
+    found: list[Target] = []
+    on = backend_name(backend)
+
+    def find(key: str, size: str = "") -> Row | None:
+        return _find(rows, key, size, backend)
+
+    select = find("baseline.select")
     name = "command writes ≥ 0.8× raw 1-event saves"
     for size in sizes:
         # the raw saves measured between the command batches, else the baseline's
-        save1 = _find(rows, "miljo.save1", size) or _find(rows, "baseline.save1")
+        save1 = find("miljo.save1", size)
+        if save1 is None or save1.value is None:
+            save1 = find("baseline.save1")
         for key, what in (("miljo.observe", "record an observation"), ("miljo.assign", "assign")):
-            row = _find(rows, key, size)
+            row = find(key, size)
             if row is None or row.value is None or save1 is None or save1.value is None:
-                found.append(Target(name, "not measured", f"{what} at {size}"))
+                found.append(Target(name, "not measured", f"{on}, {what} at {size}"))
                 continue
             ratio = row.value / save1.value
             found.append(
                 Target(
                     name,
                     _verdict(ratio >= 0.8),
-                    f"{what} at {size}: {row.value:,.0f} vs {save1.value:,.0f}/s = {ratio:.2f}×",
+                    f"{on}, {what} at {size}: {row.value:,.0f} vs {save1.value:,.0f}/s = "
+                    f"{ratio:.2f}×",
                 )
             )
     name = "full rebuild ≥ 1.0× raw select + decode"
     for size in sizes:
-        row = _find(rows, "miljo.rebuild", size)
+        row = find("miljo.rebuild", size)
         if row is None or row.value is None or select is None or select.value is None:
-            found.append(Target(name, "not measured", size))
+            found.append(Target(name, "not measured", f"{on}, at {size}"))
             continue
         ratio = row.value / select.value
         found.append(
             Target(
                 name,
                 _verdict(ratio >= 1.0),
-                f"at {size}: {row.value:,.0f} vs {select.value:,.0f} events/s = {ratio:.2f}×",
+                f"{on}, at {size}: {row.value:,.0f} vs {select.value:,.0f} events/s = {ratio:.2f}×",
             )
         )
     name = "overview at 1M ≤ 1.2× its time at 10k"
-    small, big = _find(rows, "miljo.overview", "10k"), _find(rows, "miljo.overview", "1M")
+    small, big = find("miljo.overview", "10k"), find("miljo.overview", "1M")
     if small is not None and big is not None and small.value and big.value is not None:
         ratio = big.value / small.value
         found.append(
             Target(
                 name,
                 _verdict(ratio <= 1.2),
-                f"{big.value:,.1f} ms vs {small.value:,.1f} ms = {ratio:.2f}×",
+                f"{on}: {big.value:,.1f} ms vs {small.value:,.1f} ms = {ratio:.2f}×",
             )
         )
     else:
-        measured = [r for r in rows if r.key == "miljo.overview" and r.value is not None]
-        detail = "needs the 10k and 1M sizes in one run"
+        measured = [
+            r
+            for r in rows
+            if r.key == "miljo.overview" and r.backend == backend and r.value is not None
+        ]
+        detail = f"{on}: needs the 10k and 1M sizes in one run"
         if len(measured) >= 2 and measured[0].value:
             last = measured[-1]
             assert last.value is not None
             detail += f"; {last.size} vs {measured[0].size}: {last.value / measured[0].value:.2f}×"
         found.append(Target(name, "not measured", detail))
     name = "as-of history of a 10,000-event student ≤ 2× raw repository.get of the same stream"
-    raw = _find(rows, "baseline.get")
+    raw = find("baseline.get")
     any_long = False
     for size in sizes:
         manifest = manifests.get(size)
@@ -167,16 +207,17 @@ def targets(
             ("miljo.history", "history(as_of)"),
             ("miljo.case_as_of", "student_case_as_of"),
         ):
-            row = _find(rows, key, size)
+            row = find(key, size)
             if row is None or row.value is None or raw is None or raw.value is None:
-                found.append(Target(name, "not measured", f"{what} at {size}"))
+                found.append(Target(name, "not measured", f"{on}, {what} at {size}"))
                 continue
             ratio = row.value / raw.value
             found.append(
                 Target(
                     name,
                     _verdict(ratio <= 2.0),
-                    f"{what} at {size}: {row.value:,.1f} ms vs {raw.value:,.1f} ms = {ratio:.2f}×",
+                    f"{on}, {what} at {size}: {row.value:,.1f} ms vs {raw.value:,.1f} ms = "
+                    f"{ratio:.2f}×",
                 )
             )
     if not any_long:
@@ -184,16 +225,18 @@ def targets(
             Target(
                 name,
                 "not measured",
-                "no store with a 10,000-event student in this run (100k and 1M have one)",
+                f"{on}: no store with a 10,000-event student in this run (100k and 1M have one)",
             )
         )
     name = "rebuild of 1M under 300 MB RSS"
-    rss = _find(rows, "miljo.rss", "1M")
+    rss = find("miljo.rss", "1M")
     if rss is not None and rss.value is not None:
-        found.append(Target(name, _verdict(rss.value < 300), f"peak {rss.value:,.0f} MB"))
+        found.append(Target(name, _verdict(rss.value < 300), f"{on}: peak {rss.value:,.0f} MB"))
     else:
-        biggest = [r for r in rows if r.key == "miljo.rss" and r.value is not None]
-        detail = "needs the 1M size"
+        biggest = [
+            r for r in rows if r.key == "miljo.rss" and r.backend == backend and r.value is not None
+        ]
+        detail = f"{on}: needs the 1M size"
         if biggest and biggest[-1].value is not None:
             detail += f"; peak at {biggest[-1].size}: {biggest[-1].value:,.0f} MB"
         found.append(Target(name, "not measured", detail))
@@ -223,6 +266,7 @@ def render(
     info: Mapping[str, str],
     seed: int,
     version: str,
+    postgres: str,
     rows: Sequence[Row],
     manifests: Mapping[str, Manifest],
     built: Mapping[str, bool],
@@ -236,6 +280,8 @@ def render(
         f"`{command}`: seed {seed}, code version {version}, {seconds:,.0f} s in all.",
         "",
         f"Machine: {machine}.",
+        "",
+        f"PostgreSQL: {postgres}.",
         "",
         "Stores:",
         "",

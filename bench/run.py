@@ -5,24 +5,35 @@
     python -m bench.run --sizes 10k,100k  # pick sizes
 
 Measures (1) the bare library baseline, (2) miljo through its embedding API on generated
-stores, (3) physical limits; prints one Markdown table (stdout) and appends it, dated, with
-the machine and library versions, to ``--output`` (default docs/benchmarks.md). Progress
-goes to stderr. See docs/benchmarks.md for what every row means.
+stores, each on SQLite and on PostgreSQL, (3) physical limits; prints one Markdown table
+(stdout) and appends it, dated, with the machine and library versions, to ``--output``
+(default docs/benchmarks.md). Progress goes to stderr. See docs/benchmarks.md for what every
+row means.
+
+PostgreSQL: ``--postgres URL``, else ``MILJO_BENCH_POSTGRES_URL``, else
+``MILJO_TEST_POSTGRES_URL`` (``make bench`` starts a private cluster when none is set and the
+server is installed). Without one, the PostgreSQL rows say "n/a (no PostgreSQL server)".
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+
+from adapters.bootstrap import StoreError, StoreLocation
 from bench import measure, physical, raw
-from bench.common import Row, machine, say
+from bench.common import NO_POSTGRES, POSTGRES, SQLITE, Row, machine, say
 from bench.generate import (
     PROFILES,
     ROOT,
@@ -32,7 +43,9 @@ from bench.generate import (
     copy_store,
     load_manifest,
     profile_for,
+    store_files,
 )
+from bench.pg import Server, connect_server, server_url
 from bench.report import render, targets, with_ratios
 
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -63,6 +76,16 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="PostgreSQL server to measure on too (postgresql://USER[:PASSWORD]@HOST[:PORT]/DB);"
+        " default MILJO_BENCH_POSTGRES_URL, else MILJO_TEST_POSTGRES_URL; every schema the run"
+        " makes there is dropped at its end",
+    )
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="SQLite only (the PostgreSQL rows say n/a)"
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -79,8 +102,55 @@ def append(output: Path, text: str) -> None:
     output.write_text(existing + text, encoding="utf-8")
 
 
+def postgres_server(args: argparse.Namespace) -> tuple[Server | None, str]:
+    """The server, and the line that describes it (or says why there is none)."""
+    if args.no_postgres:
+        return None, f"{NO_POSTGRES}: --no-postgres"
+    server, why = connect_server(server_url(args.postgres))
+    if server is None:
+        return None, f"{NO_POSTGRES}: {why}"
+    return server, server.describe()
+
+
+def failure(error: Exception) -> str:
+    """One line for the table: what failed (the traceback went to stderr)."""
+    if isinstance(error, subprocess.CalledProcessError):
+        step = error.cmd[3] if len(error.cmd) > 3 else "child"
+        return f"the {step} process exited with {error.returncode} (its traceback is on stderr)"
+    return " ".join(f"{type(error).__name__}: {error}".split())[:200]
+
+
+def measure_postgres(
+    server: Server,
+    work: Path,
+    source_dir: Path,
+    manifest: Manifest,
+    config: measure.MiljoConfig,
+    writer: raw.RawWriter,
+) -> list[Row]:
+    """Copy a generated store into a fresh schema (``store copy``) and measure it there."""
+    size = manifest.label
+    target = server.new_schema(f"miljo_{size.lower()}")
+    keys_dir = work / f"{size}-postgres.keys"
+    location = StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
+    try:
+        source, _ = store_files(source_dir)
+        say(f"  {size} (PostgreSQL): store copy of {manifest.events:,} events into a new schema")
+        copied = measure.copy_in_child(source, location)
+        return measure.measure_store(location, manifest, config, writer.batch, POSTGRES, copied)
+    finally:
+        server.drop(target)
+        shutil.rmtree(keys_dir, ignore_errors=True)
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends the run like Ctrl-C: the scratch folder and the schemas are removed."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         sizes = parse_sizes(args.sizes or ("10k" if args.quick else DEFAULT_SIZES))
     except ValueError as error:
@@ -95,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     miljo_config = measure.QUICK if args.quick else measure.FULL
     info = machine()
     version = code_version()
+    server, server_line = postgres_server(args)
+    say(f"bench: PostgreSQL: {server_line}")
     work = Path(tempfile.mkdtemp(prefix="work-", dir=cache_dir))
     rows: list[Row] = []
     try:
@@ -111,25 +183,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work / "physical", ignore_errors=True)
         say("bench: (1) library baseline")
         lengths = [m.long_events for m in manifests.values() if m.long_events > 0]
-        baseline_rows, raw_gets = raw.run_baseline(work / "baseline.sqlite", base_config, lengths)
-        rows += baseline_rows
+        rows += raw.run_baseline(
+            raw.sqlite_env(work / "baseline.sqlite"), base_config, lengths, SQLITE
+        )
+        if server is not None:
+            pg_env = raw.postgres_env(server.new_schema("baseline"))
+            rows += raw.run_baseline(pg_env, base_config, lengths, POSTGRES)
+        else:
+            rows += raw.baseline_rows(
+                POSTGRES, raw.stream_lengths(lengths), None, {"": NO_POSTGRES}
+            )
         say("bench: (2) miljo through its embedding API")
-        writer = raw.RawWriter(work / "interleaved.sqlite")
+        writer = raw.RawWriter(raw.sqlite_env(work / "interleaved.sqlite"))
+        pg_writer = (
+            raw.RawWriter(raw.postgres_env(server.new_schema("interleaved")))
+            if server is not None
+            else None
+        )
         try:
             for size in sizes:
                 copy = work / size
                 copy_store(folders[size], copy)
-                size_rows, _ = measure.measure_store(
-                    copy, manifests[size], miljo_config, raw_gets, writer.batch
+                location = StoreLocation(*store_files(copy))
+                rows += measure.measure_store(
+                    location, manifests[size], miljo_config, writer.batch, SQLITE
                 )
-                rows += size_rows
                 shutil.rmtree(copy, ignore_errors=True)
+                if server is not None and pg_writer is not None:
+                    try:
+                        rows += measure_postgres(
+                            server, work, folders[size], manifests[size], miljo_config, pg_writer
+                        )
+                    except (subprocess.CalledProcessError, StoreError, psycopg.Error) as error:
+                        # report it in the table, keep the other sizes (a 1M run is long)
+                        say(f"bench: {size} on PostgreSQL failed:\n{traceback.format_exc()}")
+                        failed = f"failed: {failure(error)}"
+                        rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": failed})
+                else:
+                    rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": NO_POSTGRES})
         finally:
             writer.close()
+            if pg_writer is not None:
+                pg_writer.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if server is not None:
+            server.drop_all()
     order = {"baseline": 0, "miljo": 1, "physical": 2}
-    rows.sort(key=lambda r: (order[r.section], sizes.index(r.size) if r.size else -1))
+    rows.sort(
+        key=lambda r: (
+            order[r.section],
+            r.backend != SQLITE,
+            sizes.index(r.size) if r.size else -1,
+        )
+    )
     rows = with_ratios(rows, sizes)
     found = targets(rows, sizes, manifests)
     title = ("quick" if args.quick else "full") + f" ({', '.join(sizes)})"
@@ -143,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         info=info,
         seed=args.seed,
         version=version,
+        postgres=server_line,
         rows=rows,
         manifests=manifests,
         built=built,

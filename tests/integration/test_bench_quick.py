@@ -2,7 +2,9 @@
 
 * ``python -m bench.run --quick`` runs as a subprocess (as ``make bench-quick`` does) and must
   append one dated table with every row, the stores and a verdict for every target. No timing
-  is ever asserted: the figures only have to be there and be numbers.
+  is ever asserted: the figures only have to be there and be numbers. With
+  ``MILJO_TEST_POSTGRES_URL`` set it measures on that PostgreSQL server too (and leaves no
+  schema behind); without, its PostgreSQL rows say "n/a (no PostgreSQL server)".
 * The store generator is deterministic (same seed, same events), stops at its target and
   gives the long-history student its events.
 * The ratio and target arithmetic of the report, on made-up rows.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -27,9 +30,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from adapters.bootstrap import open_store  # noqa: E402
+from adapters import postgres  # noqa: E402
+from adapters.bootstrap import PostgresTarget, open_store, parse_postgres_url  # noqa: E402
 from adapters.demo import SeededIds, SimulatedClock  # noqa: E402
-from bench.common import Row  # noqa: E402
+from bench import measure, raw  # noqa: E402
+from bench.common import NO_POSTGRES, POSTGRES, SQLITE, Row  # noqa: E402
 from bench.generate import (  # noqa: E402
     Manifest,
     Profile,
@@ -38,14 +43,16 @@ from bench.generate import (  # noqa: E402
     profile_for,
     speed_up,
 )
-from bench.report import Target, targets, with_ratios  # noqa: E402
+from bench.pg import connect_server, store_url  # noqa: E402
+from bench.report import Target, table, targets, with_ratios  # noqa: E402
 from domain.base import MiljoAggregate  # noqa: E402
 from tests.support import TestHasher  # noqa: E402
 
 SEED = 7
 
-#: (section, measurement label, size) of every row a quick run must produce.
-QUICK_ROWS = [
+#: (section, measurement label, size) of every baseline and miljo row a quick run must
+#: produce, on each backend.
+BACKEND_ROWS = [
     ("baseline", "raw save, 1 event per save", "-"),
     ("baseline", "raw save, 100 events per save", "-"),
     ("baseline", "raw select + decode, whole notification log", "-"),
@@ -61,13 +68,23 @@ QUICK_ROWS = [
     ("miljo", "history as of, 1,000-event student", "10k"),
     ("miljo", "student_case_as_of, 1,000-event student", "10k"),
     ("miljo", "audit verify of the whole store", "10k"),
-    ("physical", "sqlite3 insert, 200,000 rows in one transaction", "-"),
-    ("physical", "sqlite3 read-back of those rows", "-"),
-    ("physical", "sqlite3 1-row transactions (WAL)", "-"),
-    ("physical", "orjson encode, event-like dicts", "-"),
-    ("physical", "orjson decode, event-like dicts", "-"),
-    ("physical", "AES-GCM encrypt, 400-byte payloads", "-"),
-    ("physical", "AES-GCM decrypt, 400-byte payloads", "-"),
+]
+COPY_ROW = ("miljo", "PostgreSQL", "store copy of the SQLite store into a new schema", "10k")
+PHYSICAL_ROWS = [
+    ("physical", "SQLite", "sqlite3 insert, 200,000 rows in one transaction", "-"),
+    ("physical", "SQLite", "sqlite3 read-back of those rows", "-"),
+    ("physical", "SQLite", "sqlite3 1-row transactions (WAL)", "-"),
+    ("physical", "-", "orjson encode, event-like dicts", "-"),
+    ("physical", "-", "orjson decode, event-like dicts", "-"),
+    ("physical", "-", "AES-GCM encrypt, 400-byte payloads", "-"),
+    ("physical", "-", "AES-GCM decrypt, 400-byte payloads", "-"),
+]
+#: (section, backend, measurement label, size) of every row of a quick run.
+QUICK_ROWS = [
+    *[(section, "SQLite", label, size) for section, label, size in BACKEND_ROWS],
+    *[(section, "PostgreSQL", label, size) for section, label, size in BACKEND_ROWS],
+    COPY_ROW,
+    *PHYSICAL_ROWS,
 ]
 TARGETS = [
     "command writes ≥ 0.8× raw 1-event saves",
@@ -79,14 +96,19 @@ TARGETS = [
 EARLIER = "# Benchmarks\n\nAn earlier entry that must stay.\n"
 
 
-def table_rows(text: str) -> dict[tuple[str, str, str], list[str]]:
-    """Data rows of the Markdown result table, by (section, measurement, size)."""
+def table_rows(text: str) -> dict[tuple[str, str, str, str], list[str]]:
+    """Data rows of the Markdown result table, by (section, backend, measurement, size)."""
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 8 and cells[0] in ("baseline", "miljo", "physical"):
-            rows[(cells[0], cells[1], cells[2])] = cells
+        if len(cells) == 9 and cells[0] in ("baseline", "miljo", "physical"):
+            rows[(cells[0], cells[1], cells[2], cells[3])] = cells
     return rows
+
+
+def with_postgres() -> bool:
+    """Whether the quick run measures on PostgreSQL (the test server, if one is given)."""
+    return bool(os.environ.get("MILJO_TEST_POSTGRES_URL"))
 
 
 def is_number(text: str) -> bool:
@@ -110,9 +132,12 @@ class QuickRun:
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
+    """``python -m bench.run --quick``; on the test PostgreSQL server if one is given (the
+    run finds it in MILJO_TEST_POSTGRES_URL), else with ``--no-postgres``."""
     base = tmp_path_factory.mktemp("bench")
     output, cache = base / "benchmarks.md", base / "cache"
     output.write_text(EARLIER, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MILJO_BENCH_POSTGRES_URL"}
     done = subprocess.run(
         [
             sys.executable,
@@ -125,12 +150,14 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
             str(cache),
             "--seed",
             str(SEED),
+            *([] if with_postgres() else ["--no-postgres"]),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         encoding="utf-8",
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return QuickRun(output.read_text(encoding="utf-8"), done.stdout, cache)
@@ -146,6 +173,11 @@ def test_quick_run_appends_one_dated_entry(quick: QuickRun) -> None:
     machine = next(line for line in entry.splitlines() if line.startswith("Machine: "))
     for field in ("cpu ", "cores ", "python 3.", "sqlite ", "eventsourcing ", "orjson "):
         assert field in machine
+    [server] = [line for line in entry.splitlines() if line.startswith("PostgreSQL: ")]
+    if with_postgres():
+        assert server.startswith("PostgreSQL: PostgreSQL ")
+    else:
+        assert server == f"PostgreSQL: {NO_POSTGRES}: --no-postgres."
 
 
 @pytest.mark.slow
@@ -153,30 +185,61 @@ def test_quick_run_has_every_row_with_a_figure(quick: QuickRun) -> None:
     rows = table_rows(quick.output)
     assert sorted(rows) == sorted(QUICK_ROWS)
     for key, cells in rows.items():
-        value, unit, note = cells[3], cells[4], cells[7]
-        if key[1] == "audit verify of the whole store" and value == "n/a":
+        value, unit, note = cells[4], cells[5], cells[8]
+        if key[1] == "PostgreSQL" and not with_postgres():
+            assert (value, note) == ("n/a", NO_POSTGRES), key
+            continue
+        if key[2] == "audit verify of the whole store" and value == "n/a":
             assert note == "n/a (not built)" or note.startswith("failed")
             continue
         assert is_number(value), (key, value)
         assert unit in ("events/s", "ms", "MB", "commands/s", "rows/s", "items/s"), key
-    ratios = {key[1]: cells[5] for key, cells in rows.items() if cells[5]}
-    for label in (
-        "command: record an observation",
-        "full rebuild of all views (rebuild_views)",
-        "history as of, 1,000-event student",
-        "sqlite3 1-row transactions (WAL)",
-    ):
-        assert re.fullmatch(r"\d+\.\d\d×", ratios[label]), label
+    ratios = {key[1:3]: cells[6] for key, cells in rows.items() if cells[6]}
+    for backend in ("SQLite", "PostgreSQL") if with_postgres() else ("SQLite",):
+        for label in (
+            "command: record an observation",
+            "full rebuild of all views (rebuild_views)",
+            "history as of, 1,000-event student",
+        ):
+            assert re.fullmatch(r"\d+\.\d\d×", ratios[(backend, label)]), (backend, label)
+    assert re.fullmatch(r"\d+\.\d\d×", ratios[("SQLite", "sqlite3 1-row transactions (WAL)")])
+
+
+@pytest.mark.slow
+def test_quick_run_on_postgres_copies_the_store_and_leaves_no_schema(
+    quick: QuickRun, postgres_url: str
+) -> None:
+    rows = table_rows(quick.output)
+    copy = rows[COPY_ROW]
+    assert is_number(copy[4])
+    assert "adapters.storeops.copy_store: 10,0" in copy[8]
+    assert "(verified)" in copy[8]
+    # the PostgreSQL ratios divide by the PostgreSQL baseline
+    pg_select = rows[("baseline", "PostgreSQL", "raw select + decode, whole notification log", "-")]
+    rebuild = rows[("miljo", "PostgreSQL", "full rebuild of all views (rebuild_views)", "10k")]
+    ratio = float(rebuild[4].replace(",", "")) / float(pg_select[4].replace(",", ""))
+    assert rebuild[6] == f"{ratio:.2f}×"
+    with postgres.connect(parse_postgres_url(postgres_url)) as conn:
+        left = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
+        ).fetchall()
+    assert left == []
 
 
 @pytest.mark.slow
 def test_quick_run_gives_every_target_a_verdict(quick: QuickRun) -> None:
-    verdicts = re.findall(r"^- \*\*(met|missed|not measured)\*\*: (.+?): ", quick.output, re.M)
-    assert {name for _, name in verdicts} == set(TARGETS)
-    by_name = {name: verdict for verdict, name in verdicts}
-    # the 10k size alone cannot judge the 1M targets
-    assert by_name["overview at 1M ≤ 1.2× its time at 10k"] == "not measured"
-    assert by_name["rebuild of 1M under 300 MB RSS"] == "not measured"
+    verdicts = re.findall(
+        r"^- \*\*(met|missed|not measured)\*\*: (.+?): (SQLite|PostgreSQL)\b", quick.output, re.M
+    )
+    assert {(name, on) for _, name, on in verdicts} == {
+        (name, on) for name in TARGETS for on in ("SQLite", "PostgreSQL")
+    }
+    for verdict_, name, on in verdicts:
+        if on == "PostgreSQL" and not with_postgres():
+            assert verdict_ == "not measured", name
+        # the 10k size alone cannot judge the 1M targets
+        if name in ("overview at 1M ≤ 1.2× its time at 10k", "rebuild of 1M under 300 MB RSS"):
+            assert verdict_ == "not measured"
 
 
 @pytest.mark.slow
@@ -270,7 +333,16 @@ def test_generation_stops_at_the_target_after_the_demo_term(
 # ---------------------------------------------------------------------------------------------
 
 
-def made_up_rows(observe: float, overview_1m: float, rss_1m: float) -> Iterator[Row]:
+def made_up_rows(
+    observe: float, overview_1m: float, rss_1m: float, *, backend: str = SQLITE
+) -> Iterator[Row]:
+    for made_up in _made_up_rows(observe, overview_1m, rss_1m):
+        yield attrs.evolve(made_up, backend=backend)
+    if backend == SQLITE:
+        yield Row("physical.wal1", "physical", "wal", "", 500.0, "rows/s", backend=SQLITE)
+
+
+def _made_up_rows(observe: float, overview_1m: float, rss_1m: float) -> Iterator[Row]:
     yield Row("baseline.save1", "baseline", "raw save, 1 event per save", "", 400.0, "events/s")
     yield Row("baseline.select", "baseline", "raw select", "", 10_000.0, "events/s")
     yield Row("baseline.get", "baseline", "raw get", "", 100.0, "ms")
@@ -300,7 +372,6 @@ def made_up_rows(observe: float, overview_1m: float, rss_1m: float) -> Iterator[
             "miljo.case_as_of", "miljo", "case", size, 250.0, "ms", basis="baseline.get.10000"
         )
         yield Row("miljo.rss", "miljo", "rss", size, rss_1m if size == "1M" else 60.0, "MB")
-    yield Row("physical.wal1", "physical", "wal", "", 500.0, "rows/s")
 
 
 def manifests() -> dict[str, Manifest]:
@@ -347,30 +418,36 @@ def test_targets_are_met_on_or_inside_their_limits() -> None:
     assert len(found) == 10  # 2 commands x 2 sizes, 2 rebuilds, overview, 2 as-of, RSS
     missed = [(t.name, t.detail) for t in found if t.verdict != "met"]
     # only the case as of misses: 250 ms > 2 x 100 ms (the 10k store has no 10,000-event student)
-    assert missed == [(TARGETS[3], "student_case_as_of at 1M: 250.0 ms vs 100.0 ms = 2.50×")]
+    assert missed == [
+        (TARGETS[3], "SQLite, student_case_as_of at 1M: 250.0 ms vs 100.0 ms = 2.50×")
+    ]
 
 
 def test_targets_are_missed_outside_their_limits() -> None:
     rows = list(made_up_rows(observe=319.0, overview_1m=25.0, rss_1m=300.0))
     found = targets(rows, ["10k", "1M"], manifests())
-    assert verdict(found, "command", "record an observation at 10k") == "missed"
-    assert verdict(found, "command", "assign at 10k") == "met"
-    assert verdict(found, "overview", "25.0 ms vs 20.0 ms = 1.25×") == "missed"
-    assert verdict(found, "rebuild of 1M", "peak 300 MB") == "missed"
+    assert verdict(found, "command", "SQLite, record an observation at 10k") == "missed"
+    assert verdict(found, "command", "SQLite, assign at 10k") == "met"
+    assert verdict(found, "overview", "SQLite: 25.0 ms vs 20.0 ms = 1.25×") == "missed"
+    assert verdict(found, "rebuild of 1M", "SQLite: peak 300 MB") == "missed"
 
 
 def test_targets_need_their_sizes() -> None:
     rows = [r for r in made_up_rows(400.0, 20.0, 100.0) if r.size != "1M"]
     found = targets(rows, ["10k"], {"10k": manifests()["10k"]})
-    assert verdict(found, "overview", "needs the 10k and 1M sizes") == "not measured"
-    assert verdict(found, "as-of", "no store with a 10,000-event student") == "not measured"
-    assert verdict(found, "rebuild of 1M", "needs the 1M size; peak at 10k: 60 MB") == (
+    assert verdict(found, "overview", "SQLite: needs the 10k and 1M sizes") == "not measured"
+    assert verdict(found, "as-of", "SQLite: no store with a 10,000-event student") == (
+        "not measured"
+    )
+    assert verdict(found, "rebuild of 1M", "SQLite: needs the 1M size; peak at 10k: 60 MB") == (
         "not measured"
     )
 
 
 def test_commands_are_compared_with_the_raw_saves_next_to_them() -> None:
-    between = Row("miljo.save1", "miljo", "raw save, between", "1M", 640.0, "events/s")
+    between = Row(
+        "miljo.save1", "miljo", "raw save, between", "1M", 640.0, "events/s", backend=SQLITE
+    )
     rows = [
         attrs.evolve(r, basis="miljo.save1@size") if r.key == "miljo.observe" else r
         for r in made_up_rows(observe=320.0, overview_1m=20.0, rss_1m=100.0)
@@ -380,5 +457,59 @@ def test_commands_are_compared_with_the_raw_saves_next_to_them() -> None:
     assert ratio[("miljo.observe", "1M")] == pytest.approx(0.5)
     assert ratio[("miljo.observe", "10k")] is None  # no raw saves measured next to it
     found = targets(rows, ["10k", "1M"], manifests())
-    assert verdict(found, "command", "record an observation at 10k: 320 vs 400/s") == "met"
-    assert verdict(found, "command", "record an observation at 1M: 320 vs 640/s") == "missed"
+    assert verdict(found, "command", "SQLite, record an observation at 10k: 320 vs 400/s") == "met"
+    assert verdict(found, "command", "SQLite, record an observation at 1M: 320 vs 640/s") == (
+        "missed"
+    )
+
+
+def test_each_backend_is_compared_with_its_own_baseline() -> None:
+    sqlite = list(made_up_rows(observe=320.0, overview_1m=20.0, rss_1m=100.0))
+    # PostgreSQL: the same miljo figures, against a baseline twice as fast
+    pg = [
+        attrs.evolve(r, value=r.value * 2) if r.section == "baseline" and r.value else r
+        for r in made_up_rows(observe=320.0, overview_1m=20.0, rss_1m=100.0, backend=POSTGRES)
+    ]
+    rows = with_ratios([*sqlite, *pg], ["10k", "1M"])
+    ratio = {(r.key, r.size, r.backend): r.ratio for r in rows}
+    assert ratio[("miljo.rebuild", "10k", SQLITE)] == pytest.approx(1.2)
+    assert ratio[("miljo.rebuild", "10k", POSTGRES)] == pytest.approx(0.6)
+    assert ratio[("miljo.history", "1M", POSTGRES)] == pytest.approx(0.75)
+    found = targets(rows, ["10k", "1M"], manifests())
+    assert len(found) == 20  # ten on each backend, SQLite first
+    assert [t.detail.split(",")[0].split(":")[0] for t in found] == ["SQLite"] * 10 + [
+        "PostgreSQL"
+    ] * 10
+    assert verdict(found, "full rebuild", "SQLite, at 10k") == "met"
+    assert verdict(found, "full rebuild", "PostgreSQL, at 10k") == "missed"
+
+
+def test_without_a_server_the_postgres_rows_say_why() -> None:
+    manifest = manifests()["1M"]
+    lengths = raw.stream_lengths([manifest.long_events])
+    rows = [
+        *raw.baseline_rows(POSTGRES, lengths, None, {"": NO_POSTGRES}),
+        *measure.miljo_rows(manifest, POSTGRES, None, {"": NO_POSTGRES}),
+    ]
+    assert {r.key for r in rows} >= {"baseline.select", "miljo.copy", "miljo.rebuild"}
+    assert all(r.value is None and r.note == NO_POSTGRES for r in rows)
+    lines = table(with_ratios(rows, ["1M"]))[2:]
+    assert all("| PostgreSQL |" in line and "| n/a |" in line for line in lines)
+    found = targets(rows, ["1M"], {"1M": manifest})
+    assert {t.verdict for t in found} == {"not measured"}
+    assert all(t.detail.startswith("PostgreSQL") for t in found)
+
+
+def test_an_unreachable_server_is_a_reason_without_its_password() -> None:
+    server, why = connect_server("postgresql://bench:s3cret-pw@127.0.0.1:1/nowhere")
+    assert server is None
+    assert why.startswith("PostgreSQL store postgresql://bench@127.0.0.1:1/nowhere")
+    assert "s3cret-pw" not in why
+
+
+def test_a_child_process_gets_the_whole_store_url() -> None:
+    target = PostgresTarget("db.example", 5433, "miljø db", "bench user", "p@ss:/ord", "bench_1")
+    assert parse_postgres_url(store_url(target)) == target
+    assert parse_postgres_url(store_url(attrs.evolve(target, password=None))) == attrs.evolve(
+        target, password=None
+    )
