@@ -25,10 +25,11 @@ import os
 import select
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import attrs
 from cryptography.exceptions import InvalidTag
@@ -47,6 +48,8 @@ PG_KEYRING_TABLES: Final = frozenset({PG_KEYS_TABLE, PG_ERASURES_TABLE})
 #: Channel of the erasure notifications (per database; the payload is the store's schema).
 PG_CHANNEL: Final = "miljo_keyring"
 _NONCE: Final = 12
+K = TypeVar("K")
+V = TypeVar("V")
 _CONNECT_TIMEOUT: Final = 10
 
 
@@ -122,6 +125,33 @@ class KeyringStorage(Protocol):
     def close(self) -> None: ...
 
 
+#: Unwrapped keys kept in memory per keyring (each of the two caches). An ``AESGCM`` object
+#: holds an OpenSSL context (about 2.5 kB): unbounded, a rebuild or generation of a
+#: municipality's store (20,000 students, two keys each) would keep every key it ever
+#: opened. 4,096 covers the students of the largest school twice over.
+KEY_CACHE_SIZE: Final = 4096
+
+
+class _LRU(OrderedDict[K, V]):
+    """A dict that forgets its least recently used entries beyond ``maxsize``."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def hit(self, key: K) -> V | None:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def keep(self, key: K, value: V) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
 class Keyring:
     """Per-student data keys, wrapped by the master key, with an in-memory cache.
 
@@ -132,8 +162,8 @@ class Keyring:
     def __init__(self, storage: KeyringStorage | Path | None, master_key: bytes) -> None:
         self._master = AESGCM(master_key)
         self._lock = threading.Lock()
-        self._keys: dict[tuple[str, str, int], AESGCM] = {}
-        self._current: dict[tuple[str, str], tuple[int, AESGCM]] = {}
+        self._keys: _LRU[tuple[str, str, int], AESGCM] = _LRU(KEY_CACHE_SIZE)
+        self._current: _LRU[tuple[str, str], tuple[int, AESGCM]] = _LRU(KEY_CACHE_SIZE)
         if storage is None or isinstance(storage, Path):
             storage = SQLiteKeyringStorage(storage)
         self.storage: KeyringStorage = storage
@@ -173,7 +203,7 @@ class Keyring:
                 "(a wrong master key, or a damaged keyring)"
             ) from None
         cipher = AESGCM(key)
-        self._keys[(subject, purpose, generation)] = cipher
+        self._keys.keep((subject, purpose, generation), cipher)
         return cipher
 
     def _forget(self) -> None:
@@ -189,7 +219,7 @@ class Keyring:
         """The key to seal new data with (created on first use)."""
         with self._lock:
             self._refresh()
-            cached = self._current.get((subject, purpose))
+            cached = self._current.hit((subject, purpose))
             if cached is not None:
                 return cached
             row = self.storage.latest(subject, purpose)
@@ -202,14 +232,14 @@ class Keyring:
                     raise ProtectionError(f"{self._name}: a new data key was not stored")
             generation, wrapped = row
             found = (generation, self._unwrap(subject, purpose, generation, wrapped))
-            self._current[(subject, purpose)] = found
+            self._current.keep((subject, purpose), found)
             return found
 
     def get(self, subject: str, purpose: str, generation: int) -> AESGCM:
         """The key of one generation; raises :class:`KeyErased` if it was deleted."""
         with self._lock:
             self._refresh()
-            cached = self._keys.get((subject, purpose, generation))
+            cached = self._keys.hit((subject, purpose, generation))
             if cached is not None:
                 return cached
             wrapped = self.storage.fetch(subject, purpose, generation)

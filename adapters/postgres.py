@@ -83,7 +83,6 @@ from adapters.views import (
     trim_school_cache,
     where_clause,
 )
-from domain.base import MiljoAggregate
 from domain.projection import (
     SCHEMA_VERSION,
     TABLES,

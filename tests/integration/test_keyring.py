@@ -21,6 +21,7 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+import adapters.keyring as keyring_module
 from adapters.bootstrap import PostgresTarget, StoreError, StoreLocation, open_store
 from adapters.keyring import (
     ARCHIVAL,
@@ -480,3 +481,29 @@ def test_a_postgres_store_without_its_keyring_does_not_open(
     with pytest.raises(StoreError, match=r"keyring in schema \w+ is missing") as caught:
         open_store(location)
     assert postgres_schema.password is None or postgres_schema.password not in str(caught.value)
+
+
+def test_the_key_cache_is_bounded_and_reopens_forgotten_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebuild or a generation touches every student: the unwrapped keys kept in memory stay
+    at the cache's size, and a key the cache forgot opens again from the storage."""
+    monkeypatch.setattr(keyring_module, "KEY_CACHE_SIZE", 8)
+    ring = Keyring(None, AESGCM.generate_key(bit_length=256))
+    try:
+        sealed: dict[str, tuple[int, bytes]] = {}
+        for n in range(40):
+            subject = f"s{n:03d}"
+            generation, key = ring.current(subject, ERASABLE)
+            sealed[subject] = (generation, key.encrypt(b"\0" * 12, b"felt", None))
+            ring.get(subject, ERASABLE, generation)
+        assert len(ring._keys) <= 8
+        assert len(ring._current) <= 8
+        for subject, (generation, token) in sealed.items():
+            assert (
+                ring.get(subject, ERASABLE, generation).decrypt(b"\0" * 12, token, None) == b"felt"
+            )
+            assert ring.current(subject, ERASABLE)[0] == generation
+        assert len(ring._keys) <= 8
+    finally:
+        ring.close()
