@@ -27,7 +27,7 @@ import functools
 import re
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final, Protocol
@@ -78,6 +78,7 @@ from adapters.views import (
     PREFIX,
     AlreadyTracked,
     Batch,
+    PagedCatchUp,
     Progress,
     ViewError,
     trim_school_cache,
@@ -628,7 +629,7 @@ def open_chain(target: PostgresTarget) -> Iterator[PostgresChain]:
 # ---------------------------------------------------------------------------------------------
 
 
-class SqlViewStore(ABC):
+class SqlViewStore(PagedCatchUp):
     """View tables and their tracked position in one SQL database, dialect-neutral.
 
     Subclasses supply connections and transactions (:meth:`_query`, :meth:`_write`),
@@ -748,30 +749,6 @@ class SqlViewStore(ABC):
         return int(rows[0]["value"]) if rows else 0
 
     # -- catching up ----------------------------------------------------------------------------
-
-    def pending(self) -> int:
-        """How many notifications are stored after the tracked position (at most)."""
-        newest = self.app.recorder.max_notification_id() or 0
-        return max(0, int(newest) - self.position())
-
-    def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
-        """Apply every notification after the tracked position; returns how many were applied."""
-        applied = 0
-        total = self.pending()
-        while limit is None or applied < limit:
-            start = self.position()
-            page = self.page_size if limit is None else min(self.page_size, limit - applied)
-            notifications = self.reader.page(start, page)
-            if not notifications:
-                break
-            try:
-                self.apply(notifications, expected_position=start)
-            except AlreadyTracked:
-                continue  # another process applied this page first: read on from its position
-            applied += len(notifications)
-            if progress is not None:
-                progress(applied, max(total, applied))
-        return applied
 
     def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
         """Project ``notifications`` and advance the position, atomically.

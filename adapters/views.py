@@ -13,6 +13,7 @@ For an in-memory event store the views live in an in-memory SQLite database.
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -164,7 +165,49 @@ def _ddl() -> list[str]:
     return statements
 
 
-class SQLiteViewStore:
+class PagedCatchUp(ABC):
+    """Catching up page by page, the same for every view store: each page is applied with
+    the position it was read after, so a page another process applied first is refused
+    (:class:`AlreadyTracked`) and reading goes on from the new position."""
+
+    app: Application[Any]
+    reader: EventReader
+    page_size: int
+
+    @abstractmethod
+    def position(self) -> int:
+        """The last notification id applied to the views."""
+
+    @abstractmethod
+    def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
+        """Project ``notifications`` and advance the position, atomically."""
+
+    def pending(self) -> int:
+        """How many notifications are stored after the tracked position (at most)."""
+        newest = self.app.recorder.max_notification_id() or 0
+        return max(0, int(newest) - self.position())
+
+    def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
+        """Apply every notification after the tracked position; returns how many were applied."""
+        applied = 0
+        total = self.pending()
+        while limit is None or applied < limit:
+            start = self.position()
+            page = self.page_size if limit is None else min(self.page_size, limit - applied)
+            notifications = self.reader.page(start, page)
+            if not notifications:
+                break
+            try:
+                self.apply(notifications, expected_position=start)
+            except AlreadyTracked:
+                continue  # another process applied this page first: read on from its position
+            applied += len(notifications)
+            if progress is not None:
+                progress(applied, max(total, applied))
+        return applied
+
+
+class SQLiteViewStore(PagedCatchUp):
     """View tables and their tracked position in one SQLite database."""
 
     def __init__(
@@ -231,30 +274,6 @@ class SQLiteViewStore:
         return int(row[0]) if row else 0
 
     # -- catching up ---------------------------------------------------------------------------
-
-    def pending(self) -> int:
-        """How many notifications are stored after the tracked position (at most)."""
-        newest = self.app.recorder.max_notification_id() or 0
-        return max(0, int(newest) - self.position())
-
-    def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
-        """Apply every notification after the tracked position; returns how many were applied."""
-        applied = 0
-        total = self.pending()
-        while limit is None or applied < limit:
-            start = self.position()
-            page = self.page_size if limit is None else min(self.page_size, limit - applied)
-            notifications = self.reader.page(start, page)
-            if not notifications:
-                break
-            try:
-                self.apply(notifications, expected_position=start)
-            except AlreadyTracked:
-                continue  # another process applied this page first: read on from its position
-            applied += len(notifications)
-            if progress is not None:
-                progress(applied, max(total, applied))
-        return applied
 
     def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
         """Project ``notifications`` and advance the position, atomically.
