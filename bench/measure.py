@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -39,6 +40,8 @@ from bench.common import (
 from bench.generate import ROOT, Manifest, monday_after
 from bench.pg import store_url
 from domain.facade import Miljo
+from domain.overview import compute_overview
+from domain.ports import ViewReader
 from domain.values import Actor, Role
 
 AUDITOR: Final = Actor("bench.revisor", Role.AUDITOR)
@@ -57,11 +60,57 @@ class MiljoConfig:
 
 
 QUICK: Final = MiljoConfig(
-    observe=900, assign=100, batches=5, overview_repeats=5, history_repeats=5, rebuild_repeats=1
+    observe=900, assign=100, batches=5, overview_repeats=11, history_repeats=5, rebuild_repeats=1
 )
+#: The overview takes a few milliseconds, so its median is of many calls (7 gave 0.98x and
+#: 4.05x for the same 1M store in two runs; docs/benchmarks.md).
 FULL: Final = MiljoConfig(
-    observe=700, assign=300, batches=5, overview_repeats=7, history_repeats=7, rebuild_repeats=1
+    observe=700, assign=300, batches=5, overview_repeats=41, history_repeats=7, rebuild_repeats=1
 )
+
+
+@attrs.frozen
+class OverviewTimes:
+    median_s: float
+    fastest_s: float
+    queries: int  # calls to the view store
+    rows: int  # rows those calls returned
+
+
+class CountingReader:
+    """A ``ViewReader`` that counts the calls and rows the overview asks for."""
+
+    def __init__(self, inner: ViewReader) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.rows = 0
+
+    def _rows(self, name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.calls[name] += 1
+        self.rows += len(found)
+        return found
+
+    def select(self, table: str, where: Mapping[str, object]) -> list[dict[str, Any]]:
+        return self._rows(f"select {table}", self.inner.select(table, where))
+
+    def select_in_force(
+        self, table: str, where: Mapping[str, object], *, on: str
+    ) -> list[dict[str, Any]]:
+        return self._rows(f"in force {table}", self.inner.select_in_force(table, where, on=on))
+
+    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+        self.calls[f"latest {table}"] += 1
+        return self.inner.latest(table, where, column)
+
+    def observation_counts(
+        self, *, school: str, since: str | None, trinn: int | None
+    ) -> dict[str, int]:
+        self.calls["observation counts"] += 1
+        return self.inner.observation_counts(school=school, since=since, trinn=trinn)
+
+    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+        self.calls["event type counts"] += 1
+        return self.inner.event_type_counts(school=school, since=since)
 
 
 #: Seconds for n raw one-event saves (``bench.raw.RawWriter.batch``).
@@ -243,14 +292,19 @@ class Session:
             results.append((per_batch, timed(run)))
         return median_rate(results), median_rate(raws)
 
-    def overview_seconds(self, repeats: int) -> float:
+    def overview_seconds(self, repeats: int) -> OverviewTimes:
+        """The overview through the facade (median and fastest of ``repeats`` calls after
+        one untimed call), and what it reads from the views (outside the timing)."""
         m, k = self.miljo, self.coordinator
 
         def overview() -> None:
             m.overview(k, school=self.code, on=self.last_day)
 
         overview()
-        return median([timed(overview) for _ in range(repeats)])
+        times = [timed(overview) for _ in range(repeats)]
+        reader = CountingReader(m.views)
+        compute_overview(reader, school=self.code, on=self.last_day)
+        return OverviewTimes(median(times), min(times), sum(reader.calls.values()), reader.rows)
 
     def history_seconds(self, repeats: int) -> tuple[float, float, int]:
         """Median seconds of history(as_of) and student_case_as_of for the long-history
@@ -381,7 +435,7 @@ def measure_store(
 
         catch_s = timed(catch_up)
         say(f"  {size}: overview, history as of, case as of")
-        overview_s = session.overview_seconds(config.overview_repeats)
+        overview = session.overview_seconds(config.overview_repeats)
         history_s, case_s, entries = session.history_seconds(config.history_repeats)
         verify_name, verify = find_verify(session.miljo, location)
         if verify_name:
@@ -405,7 +459,7 @@ def measure_store(
             "miljo.observe": observe,
             "miljo.assign": assign,
             "miljo.catchup": rate(caught, catch_s),
-            "miljo.overview": overview_s * 1000,
+            "miljo.overview": overview.median_s * 1000,
             "miljo.history": history_s * 1000,
             "miljo.case_as_of": case_s * 1000,
         }
@@ -418,7 +472,11 @@ def measure_store(
             "miljo.catchup": (
                 f"{caught:,} new events ({pending:,} pending) in {catch_s * 1000:.0f} ms"
             ),
-            "miljo.overview": f"{session.code}, median of {config.overview_repeats}",
+            "miljo.overview": (
+                f"{session.code}, median of {config.overview_repeats} "
+                f"(fastest {overview.fastest_s * 1000:.2f} ms); "
+                f"reads {overview.queries} queries, {overview.rows:,} rows"
+            ),
             "miljo.history": f"{entries:,} entries; logs the read",
             "miljo.case_as_of": "snapshot + events; logs the read",
         }

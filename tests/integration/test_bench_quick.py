@@ -206,6 +206,26 @@ def test_quick_run_has_every_row_with_a_figure(quick: QuickRun) -> None:
 
 
 @pytest.mark.slow
+def test_quick_run_says_what_the_overview_read(quick: QuickRun) -> None:
+    """The overview's row names its median, its fastest call and the queries and rows it
+    read, so a ratio between sizes can be told apart from what the school holds."""
+    rows = table_rows(quick.output)
+    for backend in ("SQLite", "PostgreSQL") if with_postgres() else ("SQLite",):
+        note = rows[("miljo", backend, "ressursteam overview of one school", "10k")][8]
+        found = re.fullmatch(
+            r"gjesdal, median of (\d+) \(fastest ([\d.]+) ms\); reads (\d+) queries, ([\d,]+) rows",
+            note,
+        )
+        assert found is not None, note
+        repeats, fastest, queries, read = found.groups()
+        assert int(repeats) >= 11
+        value = float(rows[("miljo", backend, "ressursteam overview of one school", "10k")][4])
+        assert 0 < float(fastest) <= value
+        assert int(queries) >= 10
+        assert int(read.replace(",", "")) > 0
+
+
+@pytest.mark.slow
 def test_quick_run_on_postgres_copies_the_store_and_leaves_no_schema(
     quick: QuickRun, postgres_url: str
 ) -> None:
