@@ -79,6 +79,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     ) -> None:
         super().__init__(datastore, events_table_name)
         self.sealing_key = sealing_key
+        #: (position, link) of the newest link this recorder committed, and the one its
+        #: current insert transaction has written but not yet committed.
+        self._head: tuple[int, bytes] | None = None
+        self._pending: tuple[int, bytes] | None = None
+        self._head_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -87,18 +92,47 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "(position INTEGER PRIMARY KEY, link BLOB NOT NULL)",
         ]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert transaction. The chain's head is remembered only once the
+        transaction has committed; any failure forgets it (the next insert reads it)."""
+        try:
+            positions = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            with self._head_lock:
+                self._head = self._pending = None
+            raise
+        with self._head_lock:
+            if self._pending is not None:
+                self._head, self._pending = self._pending, None
+        return positions
+
+    def _previous_link(self, c: SQLiteCursor, first: int) -> bytes:
+        """The link before position ``first``. Inside the insert transaction (SQLite holds
+        the write lock), so if this recorder committed the link at ``first - 1`` itself, no
+        other writer can have put a row between: that link is the previous one, and the
+        ``SELECT`` is skipped. Positions are the events' rowids, so any other writer's
+        commit since ours (another process, another connection) leaves a gap and the
+        link is read from the table."""
+        with self._head_lock:
+            head = self._head
+        if head is not None and head[0] == first - 1:
+            return head[1]
+        c.execute(
+            "SELECT link FROM miljo_chain WHERE position < ? ORDER BY position DESC LIMIT 1",
+            (first,),
+        )
+        row = c.fetchone()
+        return bytes(row[0]) if row else GENESIS
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         if not positions:
             return positions
-        c.execute(
-            "SELECT link FROM miljo_chain WHERE position < ? ORDER BY position DESC LIMIT 1",
-            (positions[0],),
-        )
-        row = c.fetchone()
-        previous = bytes(row[0]) if row else GENESIS
+        previous = self._previous_link(c, positions[0])
         for position, stored in zip(positions, stored_events, strict=True):
             link = compute_link(
                 self.sealing_key,
@@ -111,6 +145,8 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             c.execute("INSERT INTO miljo_chain (position, link) VALUES (?, ?)", (position, link))
             previous = link
+        with self._head_lock:
+            self._pending = (positions[-1], previous)
         return positions
 
 
