@@ -168,6 +168,10 @@ class Keyring:
             storage = SQLiteKeyringStorage(storage)
         self.storage: KeyringStorage = storage
         self._name = storage.name
+        #: The thread in a facade call (:meth:`hold`), and whether the storage was checked
+        #: in it: that thread's later lookups in the same call skip the check.
+        self._holder: int | None = None
+        self._checked = False
 
     @staticmethod
     def create(path: Path) -> None:
@@ -211,9 +215,36 @@ class Keyring:
         self._current.clear()
 
     def _refresh(self) -> None:
-        """Drop the cache if another process may have erased a key meanwhile."""
+        """Drop the cache if another process may have erased a key meanwhile. Inside a
+        facade call (:meth:`hold`) the storage is checked at the call's first lookup only."""
+        held = self._holder is not None and self._holder == threading.get_ident()
+        if held and self._checked:
+            return
         if self.storage.changed():
             self._forget()
+        if held:
+            self._checked = True
+
+    # -- one check per facade call (domain.application.ScopeHook) ------------------------------
+
+    def hold(self) -> None:
+        """A facade call starts in this thread: its first key lookup checks whether another
+        process erased a key; its later lookups trust that check (ADR 0013, addendum).
+        Lookups in other threads check every time."""
+        with self._lock:
+            self._holder = threading.get_ident()
+            self._checked = False
+
+    def recheck(self) -> None:
+        """Check again at the next lookup (the call is retried after a write conflict)."""
+        with self._lock:
+            self._checked = False
+
+    def release(self) -> None:
+        """The facade call is over: every lookup checks again."""
+        with self._lock:
+            self._holder = None
+            self._checked = False
 
     def current(self, subject: str, purpose: str) -> tuple[int, AESGCM]:
         """The key to seal new data with (created on first use)."""
