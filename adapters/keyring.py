@@ -371,10 +371,14 @@ class SQLiteKeyringStorage:
     def changed(self) -> bool:
         # data_version moves when another connection commits to the file (a cheap check that
         # reads no table); only an erasure (a new erasures row) makes cached keys stale.
+        # (The common case, nothing changed, without the context manager of _sqlite.)
+        try:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise ProtectionError(f"{self.name} cannot be read: {error}") from None
+        if version == self._version:
+            return False
         with self._sqlite("read"):
-            version = self._data_version()
-            if version == self._version:
-                return False
             self._version = version
             erasures = self._erasure_count()
         if erasures == self._erasures:

@@ -12,8 +12,9 @@ properties they rely on:
 from __future__ import annotations
 
 import threading
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -23,8 +24,10 @@ from adapters.bootstrap import StoreLocation, open_store
 from adapters.chain import ChainedSQLiteApplicationRecorder
 from adapters.keyring import ERASABLE, KeyErased, Keyring
 from adapters.protection import ERASED
+from domain.application import SNAPSHOT_INTERVALS, project_events
 from domain.facade import Miljo
-from tests.integration.conftest import build_gjesdal, new_postgres_store
+from domain.team import Team, team_id
+from tests.integration.conftest import THERAPISTS, build_gjesdal, new_postgres_store
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
 TEXT = "Uro i friminuttet; to elever kranglet om ballen."
@@ -292,3 +295,46 @@ def test_a_command_after_another_stores_erasure_seals_under_the_new_key(
         _observe(first, student, "Etter slettingen")
         texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
         assert texts == [ERASED, "Etter slettingen"]
+
+
+# -- snapshots of aggregates without personal data are taken from the saved object -----------
+
+
+def test_a_team_snapshot_from_memory_is_the_one_the_store_replays_to(
+    sqlite_location: StoreLocation,
+) -> None:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        app = miljo.app
+        rebuilt: list[UUID] = []
+        original = app.take_snapshot
+
+        def take_snapshot(aggregate_id: UUID, *args: Any, **kwargs: Any) -> None:
+            rebuilt.append(aggregate_id)
+            original(aggregate_id, *args, **kwargs)
+
+        vars(app)["take_snapshot"] = take_snapshot  # this instance only
+        team = team_id("gjesdal")
+        members = sorted(THERAPISTS)
+        monday = date(2025, 1, 6)
+        week = 0
+        while miljo.app.repository.get(team).version < SNAPSHOT_INTERVALS[Team]:
+            miljo.assign(
+                COORDINATOR,
+                school="gjesdal",
+                member_id=members[week % len(members)],
+                target_kind="class",
+                minutes_per_week=15,
+                valid_from=monday + timedelta(weeks=week),
+                valid_to=monday + timedelta(weeks=week, days=4),
+                trinn=8,
+                class_name="8a",
+            )
+            week += 1
+        assert team not in rebuilt  # taken from memory
+        assert app.snapshots is not None
+        [stored] = list(app.snapshots.get(team, desc=True, limit=1))
+        assert stored.originator_version == SNAPSHOT_INTERVALS[Team]
+        from_snapshot = cast(Any, stored).mutate(None)  # a Snapshot: mutate(None) builds
+        replayed = project_events(None, app.events.get(team, lte=stored.originator_version))
+        assert vars(from_snapshot) == vars(replayed)
