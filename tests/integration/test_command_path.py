@@ -11,6 +11,8 @@ properties they rely on:
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +33,7 @@ from tests.integration.conftest import THERAPISTS, build_gjesdal, new_postgres_s
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
 TEXT = "Uro i friminuttet; to elever kranglet om ballen."
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _student(miljo: Miljo, number: str = "1001") -> UUID:
@@ -338,3 +341,29 @@ def test_a_team_snapshot_from_memory_is_the_one_the_store_replays_to(
         from_snapshot = cast(Any, stored).mutate(None)  # a Snapshot: mutate(None) builds
         replayed = project_events(None, app.events.get(team, lte=stored.originator_version))
         assert vars(from_snapshot) == vars(replayed)
+
+
+def test_a_command_after_another_processs_erasure_seals_under_the_new_key(
+    sqlite_location: StoreLocation,
+) -> None:
+    clock = FakeClock()
+    with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = _student(miljo)
+        _observe(miljo, student, "Før slettingen")  # the erasable key is cached now
+        assert sqlite_location.db_path is not None
+        script = (
+            "import sys; from uuid import UUID; from adapters.bootstrap import open_store; "
+            "from tests.support import REKTOR, FakeClock, SequentialIds\n"
+            "with open_store(sys.argv[1], clock=FakeClock(), ids=SequentialIds(50_000)) as m:\n"
+            "    m.erase_personal_data(REKTOR, UUID(sys.argv[2]), basis='request')\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", script, str(sqlite_location.db_path), str(student)],
+            check=True,
+            cwd=ROOT,
+        )
+        _observe(miljo, student, "Etter slettingen")
+    with open_store(sqlite_location, clock=clock, ids=SequentialIds(90_000)) as fresh:
+        texts = [o.text for o in fresh.student_case(COORDINATOR, student).observations]
+        assert texts == [ERASED, "Etter slettingen"]
