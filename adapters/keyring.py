@@ -15,8 +15,9 @@ Unwrapped keys are cached in memory. Each storage tells the keyring when another
 have erased a key (SQLite: ``PRAGMA data_version`` and the erasure count; PostgreSQL: a
 ``NOTIFY`` on :data:`PG_CHANNEL` sent with every erasure), and the keyring then drops its
 cache before it hands out a key. Inside a facade call (:meth:`Keyring.hold`) only the call's
-first lookup asks the storage (docs/adr/0013-command-path-cache.md, addendum). Errors are :class:`ProtectionError` (never with personal
-data; subjects are random ids) or :class:`KeyErased`.
+first lookup asks the storage (docs/adr/0013-command-path-cache.md, addendum). Errors are
+:class:`ProtectionError` (never with personal data; subjects are random ids) or
+:class:`KeyErased`.
 """
 
 from __future__ import annotations
