@@ -41,6 +41,7 @@ from adapters.protection import (
     ENV_KEYS_DIR,
     KEYRING_FILE,
     Keyring,
+    MiljoCipher,
     ProtectionError,
     SnapshotPruner,
     StoreProtection,
@@ -343,6 +344,10 @@ def _application(
     try:
         app = MiljoApplication(env=env)
         app.repository.write_watch = _write_watch(app)
+        cipher = app.mapper.cipher
+        if isinstance(cipher, MiljoCipher):
+            # One check for another process's erasure per facade call (ADR 0013, addendum).
+            app.repository.scope_hooks.append(cipher.keyring)
         return app
     except sqlite3.DatabaseError as error:
         raise StoreError(f"store {location.describe()} cannot be opened: {error}") from None

@@ -11,7 +11,6 @@ visible against a chain head recorded elsewhere (``audit export`` writes it).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 import threading
@@ -42,6 +41,11 @@ def _originator(value: UUID | str) -> bytes:
     return value.bytes if isinstance(value, UUID) else UUID(str(value)).bytes
 
 
+#: position, originator id, version and the topic's length (the fixed part of a link's input).
+_LINK_HEAD: Final = struct.Struct(">Q16sQI")
+_LENGTH: Final = struct.Struct(">I")
+
+
 def compute_link(
     key: bytes,
     previous: bytes,
@@ -52,19 +56,17 @@ def compute_link(
     state: bytes,
 ) -> bytes:
     """One link of the chain (see the module docstring; docs/audit-export.md)."""
+    topic_bytes = topic.encode()
     message = b"".join(
         (
             previous,
-            struct.pack(">Q", position),
-            _originator(originator_id),
-            struct.pack(">Q", version),
-            struct.pack(">I", len(topic.encode())),
-            topic.encode(),
-            struct.pack(">I", len(state)),
+            _LINK_HEAD.pack(position, _originator(originator_id), version, len(topic_bytes)),
+            topic_bytes,
+            _LENGTH.pack(len(state)),
             state,
         )
     )
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return hmac.digest(key, message, "sha256")
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -87,18 +89,54 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "(position INTEGER PRIMARY KEY, link BLOB NOT NULL)",
         ]
 
+    #: (position, link) of the newest link this recorder committed. (Class defaults, so a
+    #: subclass that initialises through another base class gets them too.)
+    _head: tuple[int, bytes] | None = None
+    #: The newest link of the insert transaction in progress, not yet committed. Only the
+    #: thread holding SQLite's write lock (from its first INSERT to its commit) sets or
+    #: reads it, so it never passes to another thread's transaction.
+    _pending: tuple[int, bytes] | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert transaction. The chain's head is remembered only once the
+        transaction has committed; any failure forgets it (the next insert reads it)."""
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                positions = self._insert_events(c, stored_events, **kwargs)
+                written, self._pending = self._pending, None  # write lock still held
+        except BaseException:
+            self._head = self._pending = None
+            raise
+        if written is not None:
+            self._head = written
+        return positions
+
+    def _previous_link(self, c: SQLiteCursor, first: int) -> bytes:
+        """The link before position ``first``. Inside the insert transaction (SQLite holds
+        the write lock), so if this recorder committed the link at ``first - 1`` itself, no
+        other writer can have put a row between: that link is the previous one, and the
+        ``SELECT`` is skipped. Positions are the events' rowids, so any other writer's
+        commit since ours (another process, another connection) leaves a gap and the
+        link is read from the table."""
+        head = self._head
+        if head is not None and head[0] == first - 1:
+            return head[1]
+        c.execute(
+            "SELECT link FROM miljo_chain WHERE position < ? ORDER BY position DESC LIMIT 1",
+            (first,),
+        )
+        row = c.fetchone()
+        return bytes(row[0]) if row else GENESIS
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         if not positions:
             return positions
-        c.execute(
-            "SELECT link FROM miljo_chain WHERE position < ? ORDER BY position DESC LIMIT 1",
-            (positions[0],),
-        )
-        row = c.fetchone()
-        previous = bytes(row[0]) if row else GENESIS
+        previous = self._previous_link(c, positions[0])
         for position, stored in zip(positions, stored_events, strict=True):
             link = compute_link(
                 self.sealing_key,
@@ -111,6 +149,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             c.execute("INSERT INTO miljo_chain (position, link) VALUES (?, ?)", (position, link))
             previous = link
+        self._pending = (positions[-1], previous)
         return positions
 
 

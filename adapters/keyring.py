@@ -14,8 +14,10 @@
 Unwrapped keys are cached in memory. Each storage tells the keyring when another process may
 have erased a key (SQLite: ``PRAGMA data_version`` and the erasure count; PostgreSQL: a
 ``NOTIFY`` on :data:`PG_CHANNEL` sent with every erasure), and the keyring then drops its
-cache before it hands out a key. Errors are :class:`ProtectionError` (never with personal
-data; subjects are random ids) or :class:`KeyErased`.
+cache before it hands out a key. Inside a facade call (:meth:`Keyring.hold`) only the call's
+first lookup asks the storage (docs/adr/0013-command-path-cache.md, addendum). Errors are
+:class:`ProtectionError` (never with personal data; subjects are random ids) or
+:class:`KeyErased`.
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ class Keyring:
             storage = SQLiteKeyringStorage(storage)
         self.storage: KeyringStorage = storage
         self._name = storage.name
+        #: The thread in a facade call (:meth:`hold`), and whether the storage was checked
+        #: in it: that thread's later lookups in the same call skip the check.
+        self._holder: int | None = None
+        self._checked = False
 
     @staticmethod
     def create(path: Path) -> None:
@@ -211,9 +217,36 @@ class Keyring:
         self._current.clear()
 
     def _refresh(self) -> None:
-        """Drop the cache if another process may have erased a key meanwhile."""
+        """Drop the cache if another process may have erased a key meanwhile. Inside a
+        facade call (:meth:`hold`) the storage is checked at the call's first lookup only."""
+        held = self._holder is not None and self._holder == threading.get_ident()
+        if held and self._checked:
+            return
         if self.storage.changed():
             self._forget()
+        if held:
+            self._checked = True
+
+    # -- one check per facade call (domain.application.ScopeHook) ------------------------------
+
+    def hold(self) -> None:
+        """A facade call starts in this thread: its first key lookup checks whether another
+        process erased a key; its later lookups trust that check (ADR 0013, addendum).
+        Lookups in other threads check every time."""
+        with self._lock:
+            self._holder = threading.get_ident()
+            self._checked = False
+
+    def recheck(self) -> None:
+        """Check again at the next lookup (the call is retried after a write conflict)."""
+        with self._lock:
+            self._checked = False
+
+    def release(self) -> None:
+        """The facade call is over: every lookup checks again."""
+        with self._lock:
+            self._holder = None
+            self._checked = False
 
     def current(self, subject: str, purpose: str) -> tuple[int, AESGCM]:
         """The key to seal new data with (created on first use)."""
@@ -340,10 +373,14 @@ class SQLiteKeyringStorage:
     def changed(self) -> bool:
         # data_version moves when another connection commits to the file (a cheap check that
         # reads no table); only an erasure (a new erasures row) makes cached keys stale.
+        # (The common case, nothing changed, without the context manager of _sqlite.)
+        try:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise ProtectionError(f"{self.name} cannot be read: {error}") from None
+        if version == self._version:
+            return False
         with self._sqlite("read"):
-            version = self._data_version()
-            if version == self._version:
-                return False
             self._version = version
             erasures = self._erasure_count()
         if erasures == self._erasures:

@@ -43,6 +43,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
     ProcessRecorder,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.postgres import (
@@ -391,8 +392,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "(position bigint PRIMARY KEY, link bytea NOT NULL)"
             ).format(schema, chain)
         )
-        self.select_previous_link_statement = sql.SQL(
-            "SELECT link FROM {}.{} WHERE position < %s ORDER BY position DESC LIMIT 1"
+        # The insert returns, with each new position, the link before it: the chain's head
+        # read in the insert's own round trip (the table lock is already held), instead of
+        # a SELECT of its own after it.
+        self.insert_events_statement += sql.SQL(
+            ", (SELECT c.link FROM {}.{} c WHERE c.position < t.notification_id "
+            "ORDER BY c.position DESC LIMIT 1) AS previous_link"
         ).format(schema, chain)
         self.insert_links_statement = sql.SQL(
             "INSERT INTO {}.{} (position, link) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
@@ -422,17 +427,26 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return None
             self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
-            positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            if positions:
-                self._append_links(curs, positions, stored_events)
+            rows = curs.fetchall()
+            if len(rows) != len(stored_events):
+                raise ProgrammingError(
+                    f"the insert returned {len(rows)} positions for {len(stored_events)} events"
+                )
+            positions = [int(row["notification_id"]) for row in rows]
+            head = rows[0]["previous_link"]
+            self._append_links(
+                curs, positions, stored_events, GENESIS if head is None else bytes(head)
+            )
             return positions
 
     def _append_links(
-        self, curs: psycopg.Cursor[Row], positions: Sequence[int], events: Sequence[StoredEvent]
+        self,
+        curs: psycopg.Cursor[Row],
+        positions: Sequence[int],
+        events: Sequence[StoredEvent],
+        previous: bytes,
     ) -> None:
-        curs.execute(self.select_previous_link_statement, (positions[0],))
-        row = curs.fetchone()
-        previous = bytes(row["link"]) if row else GENESIS
+        """Links for the new ``positions``; ``previous`` is the link before the first."""
         links: list[bytes] = []
         for position, stored in zip(positions, events, strict=True):
             previous = compute_link(

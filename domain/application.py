@@ -7,9 +7,10 @@ process environment), so an embedding program cannot be reconfigured by a stray 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from copy import deepcopy
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -84,6 +85,23 @@ class WriteWatch(Protocol):
     def __call__(self) -> int: ...
 
 
+class ScopeHook(Protocol):
+    """Something that checks its own freshness once per facade call instead of on every use
+    (set by the composition root; the keyring's check for another process's erasure)."""
+
+    def hold(self) -> None:
+        """A facade call starts: check at the next use, then trust until :meth:`release`."""
+        ...
+
+    def recheck(self) -> None:
+        """Check again at the next use (a command is retried after a write conflict)."""
+        ...
+
+    def release(self) -> None:
+        """The facade call is over: check on every use again."""
+        ...
+
+
 class MiljoRepository(Repository[UUID]):
     """The library's repository with :func:`project_events` as the default projector and an
     aggregate cache the facade can use without copying (docs/adr/0013).
@@ -103,13 +121,62 @@ class MiljoRepository(Repository[UUID]):
         #: Held by a caller for the whole of a command or query on cached aggregates.
         self.lock = threading.RLock()
         self.write_watch: WriteWatch | None = None
+        #: Told when a facade call (:meth:`scope`) starts, is retried and ends.
+        self.scope_hooks: list[ScopeHook] = []
         self._epochs = itertools.count(1)
         #: Per cached aggregate: the watch's epoch at which it was last up to date.
         self._synced: dict[UUID, int] = {}
+        self._depth = 0
+        #: The watch's reading in the current scope (None: not read yet, or no scope).
+        self._scope_epoch: int | None = None
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """One facade call (a command with its retries, or a query), holding :attr:`lock`.
+
+        The write watch is read once per scope (at its first load), not per aggregate
+        load, and the :attr:`scope_hooks` check their own freshness once. Reading the
+        watch once is as safe as reading it per load: a write committed by someone else
+        after the reading is either caught by the optimistic concurrency check of the
+        save (``IntegrityError``: the command is retried after :meth:`refresh`, which
+        reads the watch again) or, for an aggregate only read, is as if the write had
+        committed just after this call, which a per-load reading cannot rule out either.
+        """
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            self._scope_epoch = None
+            for hook in self.scope_hooks:
+                hook.hold()
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._scope_epoch = None
+                for hook in self.scope_hooks:
+                    hook.release()
+
+    def refresh(self) -> None:
+        """Read the watch, and let the hooks check, again within the current scope."""
+        with self.lock:
+            self._scope_epoch = None
+            for hook in self.scope_hooks:
+                hook.recheck()
 
     def _epoch(self) -> int:
+        if self._scope_epoch is not None:
+            return self._scope_epoch
         watch = self.write_watch
-        return watch() if watch is not None else -next(self._epochs)
+        epoch = watch() if watch is not None else -next(self._epochs)
+        if self._depth:
+            self._scope_epoch = epoch
+        return epoch
 
     def get(
         self,
@@ -179,6 +246,19 @@ class MiljoRepository(Repository[UUID]):
                     continue
                 if cached is not aggregate:
                     self.evict([aggregate_id])
+
+
+@functools.cache
+def has_personal_fields(cls: type[MiljoAggregate]) -> bool:
+    """Whether any event class of the aggregate class names personal fields."""
+    return any(
+        isinstance(value, type)
+        and issubclass(value, MiljoAggregate.Event)
+        and bool(value.PERSONAL_FIELDS)
+        for name in dir(cls)
+        if not name.startswith("__")
+        for value in (getattr(cls, name, None),)
+    )
 
 
 #: Older snapshots are kept only at multiples of this many intervals (a ladder for as-of
@@ -253,6 +333,32 @@ class MiljoApplication(Application[UUID]):
             settings.update(env)
         return Environment(name, settings)
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's snapshots at every interval an event of the save reaches. An
+        aggregate at exactly that version whose events hold no personal data is snapshot
+        from the saved object itself (it was just written: the store replays to the same
+        state), not rebuilt from the store (a School or Team snapshot rebuilt 100 events,
+        about 10 ms). An aggregate with personal fields is always rebuilt from the store:
+        after another process's erasure the object in memory may still hold the erased
+        plaintext (docs/adr/0013), the store's replay does not."""
+        if self.snapshots is None:
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or event.originator_version % interval != 0:
+                continue
+            if (
+                isinstance(aggregate, MiljoAggregate)
+                and aggregate.version == event.originator_version
+                and not has_personal_fields(type(aggregate))
+            ):
+                self._snapshot(aggregate)
+            else:
+                self.take_snapshot(event.originator_id, version=event.originator_version)
+
     def take_snapshot(
         self,
         aggregate_id: UUID,
@@ -265,11 +371,16 @@ class MiljoApplication(Application[UUID]):
         aggregate = self.repository.get(
             aggregate_id, version=version, projector_func=projector_func
         )
+        self._snapshot(aggregate)
+
+    def _snapshot(self, aggregate: Any) -> None:
+        if self.snapshots is None:
+            raise RuntimeError("snapshots are not enabled for this store")
         snapshot = type(aggregate).Snapshot.take(aggregate)
         self.snapshots.put([snapshot])
         interval = self.snapshotting_intervals.get(type(aggregate))
         if self.snapshot_pruner is not None and interval:
-            self.snapshot_pruner(aggregate_id, aggregate.version, interval * SNAPSHOT_LADDER)
+            self.snapshot_pruner(aggregate.id, aggregate.version, interval * SNAPSHOT_LADDER)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

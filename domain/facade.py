@@ -271,7 +271,7 @@ def _exclusive(method: Callable[Concatenate[Miljo, P], T]) -> Callable[Concatena
 
     @functools.wraps(method)
     def exclusive(self: Miljo, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        with self.app.repository.lock:
+        with self.app.repository.scope():
             return method(self, *args, **kwargs)
 
     return exclusive
@@ -351,12 +351,16 @@ class Miljo:
 
     def _run(self, what: str, command: Callable[[datetime], T]) -> T:
         """Run ``command`` (load, decide, save) with bounded retries on write conflicts."""
-        with self.app.repository.lock:
+        repository = self.app.repository
+        with repository.scope():
             for _retry in range(self.max_attempts - 1):
                 try:
                     return self._attempt(command)
                 except IntegrityError:
-                    continue  # another writer got there first: reload and decide again
+                    # Another writer got there first: look at the store again (the write
+                    # watch, the keyring), reload and decide again.
+                    repository.refresh()
+                    continue
             try:
                 return self._attempt(command)
             except IntegrityError:

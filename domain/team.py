@@ -877,10 +877,24 @@ class Team(MiljoAggregate):
         stop = None if last is None else iso_week_monday(last)
         changes = [a.valid_from for a in live] + [p.effective_from for p in periods]
         changes.append(member.joined_on)
-        weeks = {start} | {iso_week_monday(day) for day in changes}
         ends = [a.valid_to for a in live] + [p.effective_from for p in periods]
         ends.append(member.left_on)
-        weeks |= {iso_week_monday(day) + ONE_WEEK for day in ends if day is not None}
+        # Only breakpoints inside start..stop count (filtered below); ``start`` is a Monday,
+        # so comparing the days first skips the week arithmetic of every other breakpoint:
+        # the week of ``day`` is in range iff start <= day < stop + 1 week, the week after
+        # ``day`` iff start - 1 week <= day < stop.
+        weeks = {start}
+        weeks.update(
+            iso_week_monday(day)
+            for day in changes
+            if start <= day and (stop is None or day < stop + ONE_WEEK)
+        )
+        before = start - ONE_WEEK
+        weeks.update(
+            iso_week_monday(day) + ONE_WEEK
+            for day in ends
+            if day is not None and before <= day and (stop is None or day < stop)
+        )
         for monday in sorted(w for w in weeks if start <= w and (stop is None or w <= stop)):
             requested = sum(a.minutes_per_week for a in live if a.touches_week(monday))
             if requested == 0:

@@ -1,0 +1,369 @@
+"""The command path's shortcuts (docs/adr/0013-command-path-cache.md, addendum) and the safety
+properties they rely on:
+
+* the SQLite chain remembers the link it committed last and skips the ``SELECT`` of the
+  previous link only when the new rows directly follow it; a failed insert forgets it, and
+  another writer's rows in between make it read the link again;
+* the repository reads its write watch once per facade call, and again after a conflict;
+* the keyring checks for another process's erasure at the first key lookup of each facade
+  call; a command after another process's erasure seals under the new generation.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+import pytest
+
+from adapters.audit import verify_store
+from adapters.bootstrap import StoreLocation, open_store
+from adapters.chain import ChainedSQLiteApplicationRecorder
+from adapters.keyring import ERASABLE, KeyErased, Keyring
+from adapters.protection import ERASED
+from domain.application import SNAPSHOT_INTERVALS, project_events
+from domain.facade import Miljo
+from domain.team import Team, team_id
+from tests.integration.conftest import THERAPISTS, build_gjesdal, new_postgres_store
+from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
+
+TEXT = "Uro i friminuttet; to elever kranglet om ballen."
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _student(miljo: Miljo, number: str = "1001") -> UUID:
+    return miljo.register_student(
+        ADMIN,
+        school="gjesdal",
+        student_number=number,
+        name="Kari Testesen",
+        trinn=8,
+        class_name="8a",
+    )
+
+
+def _observe(miljo: Miljo, student: UUID, text: str = TEXT) -> UUID:
+    return miljo.record_observation(
+        COORDINATOR, student, arena="break", categories=["conflict"], text=text
+    )
+
+
+def _recorder(miljo: Miljo) -> ChainedSQLiteApplicationRecorder:
+    recorder = miljo.app.recorder
+    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
+    return recorder
+
+
+def _head_position(miljo: Miljo) -> int:
+    recorder = _recorder(miljo)
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute("SELECT MAX(position) FROM miljo_chain")
+        return int(cursor.fetchone()[0])
+
+
+def _memory(
+    recorder: ChainedSQLiteApplicationRecorder,
+) -> tuple[tuple[int, bytes] | None, tuple[int, bytes] | None]:
+    """The head the chain remembers, and the one of an insert not yet committed."""
+    return recorder._head, recorder._pending
+
+
+def _link_reads(miljo: Miljo) -> list[int]:
+    """Positions for which the chain read the previous link from the table."""
+    recorder = _recorder(miljo)
+    seen: list[int] = []
+    original = recorder._previous_link
+
+    def previous_link(c: Any, first: int) -> bytes:
+        head = recorder._head
+        if head is None or head[0] != first - 1:
+            seen.append(first)
+        return original(c, first)
+
+    vars(recorder)["_previous_link"] = previous_link  # this instance only
+    return seen
+
+
+# -- the SQLite chain's memory of its head ------------------------------------------------------
+
+
+def test_the_only_writer_chains_from_the_link_it_committed(
+    sqlite_location: StoreLocation,
+) -> None:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = _student(miljo)
+        reads = _link_reads(miljo)
+        for n in range(5):
+            _observe(miljo, student, f"Observasjon {n}")
+        assert reads == []
+        head, pending = _memory(_recorder(miljo))
+        assert pending is None
+        assert head is not None
+        assert head[0] == _head_position(miljo)
+    assert verify_store(sqlite_location).ok
+
+
+def test_a_failed_insert_forgets_the_head(sqlite_location: StoreLocation) -> None:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = _student(miljo)
+        _observe(miljo, student, "Før")
+        recorder = _recorder(miljo)
+        assert recorder._head is not None
+        original = recorder._insert_events
+
+        def failing(c: Any, stored_events: Any, **kwargs: Any) -> Any:
+            original(c, stored_events, **kwargs)  # links written, then the transaction fails
+            raise OSError("disk full")
+
+        vars(recorder)["_insert_events"] = failing
+        with pytest.raises(OSError, match="disk full"):
+            _observe(miljo, student, "Feiler")
+        del vars(recorder)["_insert_events"]
+        assert _memory(recorder) == (None, None)
+        reads = _link_reads(miljo)
+        _observe(miljo, student, "Etter")
+        assert len(reads) == 1  # read from the table, not from memory
+        texts = [o.text for o in miljo.student_case(COORDINATOR, student).observations]
+        assert texts == ["Før", "Etter"]
+    assert verify_store(sqlite_location).ok
+
+
+def test_another_writer_in_between_makes_the_chain_read_its_link(
+    sqlite_location: StoreLocation,
+) -> None:
+    clock = FakeClock()
+    with (
+        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
+        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
+    ):
+        build_gjesdal(first)
+        student = _student(first)
+        other = _student(first, "1002")
+        _observe(first, student, "Første")
+        reads = _link_reads(first)
+        for n in range(3):
+            _observe(second, other, f"Fra den andre {n}")
+            _observe(first, student, f"Fra den første {n}")
+        assert len(reads) == 3  # every time: the other store wrote the rows before
+        _observe(first, student, "Alene igjen")
+        assert len(reads) == 3
+    assert verify_store(sqlite_location).ok
+
+
+@pytest.mark.postgres
+def test_postgres_chains_interleaved_writers(postgres_schema: Any, tmp_path: Path) -> None:
+    """The previous link comes back with the insert (RETURNING): two stores writing in turn,
+    with a write conflict (a rolled-back insert leaves a gap in the positions) in between."""
+    location = new_postgres_store(postgres_schema, tmp_path / "keys")
+    clock = FakeClock()
+    with (
+        open_store(location, clock=clock, ids=SequentialIds()) as first,
+        open_store(location, clock=clock, ids=SequentialIds(10_000)) as second,
+    ):
+        build_gjesdal(first)
+        student = _student(first)
+        other = _student(first, "1002")
+        for n in range(3):
+            _observe(first, student, f"Fra den første {n}")
+            _observe(second, other, f"Fra den andre {n}")
+            _observe(second, student, f"Konflikt {n}")  # second's cached student was stale
+        texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
+        assert len(texts) == 6
+    assert verify_store(location).ok
+
+
+# -- one watch reading per facade call ---------------------------------------------------------
+
+
+def test_the_write_watch_is_read_once_per_command(sqlite_location: StoreLocation) -> None:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = _student(miljo)
+        repository = miljo.app.repository
+        watch = repository.write_watch
+        assert watch is not None
+        readings: list[int] = []
+
+        def counted() -> int:
+            readings.append(watch())
+            return readings[-1]
+
+        repository.write_watch = counted
+        # change_class loads the student and the school: one reading.
+        miljo.change_class(ADMIN, student, trinn=8, class_name="8b")
+        assert len(readings) == 1
+        miljo.student_case(COORDINATOR, student)
+        assert len(readings) == 2
+
+
+def test_a_conflict_reads_the_watch_again(sqlite_location: StoreLocation) -> None:
+    clock = FakeClock()
+    with (
+        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
+        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
+    ):
+        build_gjesdal(first)
+        student = _student(first)
+        _observe(second, student, "Lastet")
+        repository = second.app.repository
+        watch = repository.write_watch
+        assert watch is not None
+        readings: list[int] = []
+        armed = [True]
+
+        def racing() -> int:
+            reading = watch()
+            readings.append(reading)
+            if armed[0]:
+                # Another writer commits just after this reading, before the save.
+                armed[0] = False
+                _observe(first, student, "Imellom")
+            return reading
+
+        repository.write_watch = racing
+        _observe(second, student, "Etter")
+        assert len(readings) == 2  # the conflicting try, and the retry after it
+        texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
+        assert texts == ["Lastet", "Imellom", "Etter"]
+    assert verify_store(sqlite_location).ok
+
+
+# -- one keyring check per facade call -----------------------------------------------------------
+
+SUBJECT = "7c1b5a6e-0000-4000-8000-000000000001"
+
+
+def test_a_held_keyring_checks_once_and_every_lookup_again_after_release(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keyring.sqlite"
+    Keyring.create(path)
+    master = bytes(range(32))
+    mine, other = Keyring(path, master), Keyring(path, master)
+    try:
+        assert mine.current(SUBJECT, ERASABLE)[0] == 1
+        mine.hold()
+        assert mine.current(SUBJECT, ERASABLE)[0] == 1  # the call's one check
+        assert other.erase(SUBJECT) == 1
+        # The rest of the call trusts its check (ADR 0013, addendum) ...
+        assert mine.current(SUBJECT, ERASABLE)[0] == 1
+        # ... but another thread of this process checks on every lookup.
+        seen: list[BaseException] = []
+
+        def lookup() -> None:
+            try:
+                mine.get(SUBJECT, ERASABLE, 1)
+            except KeyErased as error:
+                seen.append(error)
+
+        thread = threading.Thread(target=lookup)
+        thread.start()
+        thread.join()
+        assert len(seen) == 1
+        mine.release()
+        with pytest.raises(KeyErased):
+            mine.get(SUBJECT, ERASABLE, 1)
+        assert mine.current(SUBJECT, ERASABLE)[0] == 2
+        # A retried call checks again.
+        mine.hold()
+        assert mine.current(SUBJECT, ERASABLE)[0] == 2
+        assert other.erase(SUBJECT) == 1
+        mine.recheck()
+        assert mine.current(SUBJECT, ERASABLE)[0] == 3
+        mine.release()
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_a_command_after_another_stores_erasure_seals_under_the_new_key(
+    sqlite_location: StoreLocation,
+) -> None:
+    clock = FakeClock()
+    with (
+        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
+        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
+    ):
+        build_gjesdal(first)
+        student = _student(first)
+        _observe(first, student, "Før slettingen")  # first has the erasable key cached
+        second.erase_personal_data(REKTOR, student, basis="request")
+        _observe(first, student, "Etter slettingen")
+        texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
+        assert texts == [ERASED, "Etter slettingen"]
+
+
+# -- snapshots of aggregates without personal data are taken from the saved object -----------
+
+
+def test_a_team_snapshot_from_memory_is_the_one_the_store_replays_to(
+    sqlite_location: StoreLocation,
+) -> None:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        app = miljo.app
+        rebuilt: list[UUID] = []
+        original = app.take_snapshot
+
+        def take_snapshot(aggregate_id: UUID, *args: Any, **kwargs: Any) -> None:
+            rebuilt.append(aggregate_id)
+            original(aggregate_id, *args, **kwargs)
+
+        vars(app)["take_snapshot"] = take_snapshot  # this instance only
+        team = team_id("gjesdal")
+        members = sorted(THERAPISTS)
+        monday = date(2025, 1, 6)
+        week = 0
+        while miljo.app.repository.get(team).version < SNAPSHOT_INTERVALS[Team]:
+            miljo.assign(
+                COORDINATOR,
+                school="gjesdal",
+                member_id=members[week % len(members)],
+                target_kind="class",
+                minutes_per_week=15,
+                valid_from=monday + timedelta(weeks=week),
+                valid_to=monday + timedelta(weeks=week, days=4),
+                trinn=8,
+                class_name="8a",
+            )
+            week += 1
+        assert team not in rebuilt  # taken from memory
+        assert app.snapshots is not None
+        [stored] = list(app.snapshots.get(team, desc=True, limit=1))
+        assert stored.originator_version == SNAPSHOT_INTERVALS[Team]
+        from_snapshot = cast(Any, stored).mutate(None)  # a Snapshot: mutate(None) builds
+        replayed = project_events(None, app.events.get(team, lte=stored.originator_version))
+        assert vars(from_snapshot) == vars(replayed)
+
+
+def test_a_command_after_another_processs_erasure_seals_under_the_new_key(
+    sqlite_location: StoreLocation,
+) -> None:
+    clock = FakeClock()
+    with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = _student(miljo)
+        _observe(miljo, student, "Før slettingen")  # the erasable key is cached now
+        assert sqlite_location.db_path is not None
+        script = (
+            "import sys; from uuid import UUID; from adapters.bootstrap import open_store; "
+            "from tests.support import REKTOR, FakeClock, SequentialIds\n"
+            "with open_store(sys.argv[1], clock=FakeClock(), ids=SequentialIds(50_000)) as m:\n"
+            "    m.erase_personal_data(REKTOR, UUID(sys.argv[2]), basis='request')\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", script, str(sqlite_location.db_path), str(student)],
+            check=True,
+            cwd=ROOT,
+        )
+        _observe(miljo, student, "Etter slettingen")
+    with open_store(sqlite_location, clock=clock, ids=SequentialIds(90_000)) as fresh:
+        texts = [o.text for o in fresh.student_case(COORDINATOR, student).observations]
+        assert texts == [ERASED, "Etter slettingen"]
