@@ -26,7 +26,8 @@ from domain.values import Competence
 from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
-SCHEMA_VERSION: Final = 2  # 2: school and open columns, indexes for the overview (ADR 0014)
+SCHEMA_VERSION: Final = 3  # 2: school and open columns, indexes for the overview (ADR 0014);
+# 3: SQLite keys `events` by its rowid (ADR 0014, bulk rebuild)
 
 
 @attrs.frozen
