@@ -12,12 +12,9 @@ For an in-memory event store the views live in an in-memory SQLite database.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -99,7 +96,8 @@ class Batch:
                 put = self._statement(("put", op.table)), TABLES_BY_NAME[op.table].columns
                 self._puts[op.table] = put
             statement, columns = put
-            params = tuple(map(op.row.get, columns))
+            row = op.row
+            params = tuple([row.get(c) for c in columns])
         elif isinstance(op, Patch):
             params = (*op.values.values(), *op.key.values())
             statement = self._statement(("patch", op.table, tuple(op.values), tuple(op.key)))
@@ -155,14 +153,6 @@ def where_clause(
     if unknown:
         raise ViewError(f"unknown column {sorted(unknown)[0]} in {table}")
     return " AND ".join(f"{c} = {mark}" for c in where) or "1 = 1"
-
-
-def _check_position(db: sqlite3.Connection, expected: int, first: int) -> None:
-    """Refuse a page read after ``expected`` unless that is still the tracked position."""
-    row = db.execute(f"SELECT value FROM {PREFIX}meta WHERE key = 'position'").fetchone()
-    position = int(row[0]) if row else 0
-    if position != expected or first <= position:
-        raise AlreadyTracked(f"view position is {position}; notification {first} refused")
 
 
 def _sqlite_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
@@ -273,13 +263,9 @@ class PagedCatchUp(ABC):
         (secondary indexes created once at the end); returns how many were applied."""
         self._start_bulk()
         try:
-            return self._bulk_pages(progress)
+            return self._pages(progress, None, self.bulk_page_size)
         finally:
             self._finish_bulk()
-
-    def _bulk_pages(self, progress: Progress | None) -> int:
-        """The pages of a bulk load (in bulk mode, after :meth:`_start_bulk`)."""
-        return self._pages(progress, None, self.bulk_page_size)
 
     def _pages(self, progress: Progress | None, limit: int | None, page_size: int) -> int:
         applied = 0
@@ -308,7 +294,6 @@ class SQLiteViewStore(PagedCatchUp):
     ) -> None:
         self.app = app
         self.page_size = page_size
-        self.path = path
         try:
             self.db = sqlite3.connect(
                 str(path) if path is not None else ":memory:",
@@ -378,109 +363,28 @@ class SQLiteViewStore(PagedCatchUp):
         """
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            _check_position(self.db, expected_position, notifications[0].id)
+            position = self.position()
+            if position != expected_position or notifications[0].id <= position:
+                raise AlreadyTracked(
+                    f"view position is {position}; notification {notifications[0].id} refused"
+                )
             trim_school_cache(self._school_cache)
-            batch, last = self._project_page(notifications, expected_position)
+            batch = Batch(upsert=_sqlite_upsert)
+            last = position
+            for notification in notifications:
+                if notification.id <= last:
+                    raise AlreadyTracked(f"notification {notification.id} is out of order")
+                for op in project_notification(self.reader, notification, self._school_of):
+                    batch.add(op)
+                    if isinstance(op, Put) and op.table == "streams":
+                        self._school_cache[str(op.row["stream_id"])] = op.row["school"]
+                last = notification.id
             batch.write(self._write_rows)
             self.db.execute(f"UPDATE {PREFIX}meta SET value = ? WHERE key = 'position'", (last,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             self._school_cache.clear()
-            raise
-
-    def _project_page(
-        self, notifications: Sequence[NotificationRecord], position: int
-    ) -> tuple[Batch, int]:
-        """A page's row operations (projected in order) and the position after it."""
-        batch = Batch(upsert=_sqlite_upsert)
-        last = position
-        for notification in notifications:
-            if notification.id <= last:
-                raise AlreadyTracked(f"notification {notification.id} is out of order")
-            for op in project_notification(self.reader, notification, self._school_of):
-                batch.add(op)
-                if isinstance(op, Put) and op.table == "streams":
-                    self._school_cache[str(op.row["stream_id"])] = op.row["school"]
-            last = notification.id
-        return batch, last
-
-    def _bulk_pages(self, progress: Progress | None) -> int:
-        """The pages of a bulk load, writing one page while the next is read and projected.
-
-        A second connection writes each page and its position in one transaction, on a
-        thread of its own (``sqlite3`` releases the GIL while SQLite works), while this
-        thread reads, decodes and projects the next page. Reads of the ``streams`` table
-        (the school of a stream missing from the cache) see committed rows only, so the
-        cache is trimmed only when no page is being written: every stream of an unwritten
-        page is in the cache. A page refused because another process moved the position
-        ends the overlap; the rest is read on page by page from the new position.
-        An in-memory store (one connection only) loads page by page.
-        """
-        if self.path is None:
-            return super()._bulk_pages(progress)
-        writer = sqlite3.connect(
-            str(self.path), isolation_level=None, timeout=30, check_same_thread=False
-        )
-        applied = 0
-        total = self.pending()
-        position = self.position()
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="miljo-views") as pool:
-                writing: Future[None] | None = None
-                written = 0  # notifications in the page being written
-                try:
-                    while True:
-                        notifications = self.reader.page(position, self.bulk_page_size)
-                        if not notifications:
-                            break
-                        if len(self._school_cache) >= SCHOOL_CACHE_LIMIT and writing is not None:
-                            writing.result()  # nothing unwritten before the cache starts over
-                            applied, writing, written = applied + written, None, 0
-                            if progress is not None:
-                                progress(applied, max(total, applied))
-                        trim_school_cache(self._school_cache)
-                        batch, last = self._project_page(notifications, position)
-                        if writing is not None:
-                            writing.result()
-                            applied += written
-                            if progress is not None:
-                                progress(applied, max(total, applied))
-                        writing = pool.submit(
-                            self._write_page, writer, batch, position, notifications[0].id, last
-                        )
-                        written, position = len(notifications), last
-                    if writing is not None:
-                        writing.result()
-                        applied, writing = applied + written, None
-                        if progress is not None:
-                            progress(applied, max(total, applied))
-                finally:
-                    if writing is not None:
-                        with contextlib.suppress(Exception):
-                            writing.result()  # a page being written is committed or rolled back
-        except AlreadyTracked:
-            self._school_cache.clear()  # projected against a page that was not written
-            return applied + self._pages(progress, None, self.bulk_page_size)
-        except BaseException:
-            self._school_cache.clear()
-            raise
-        finally:
-            writer.close()
-        return applied
-
-    def _write_page(
-        self, db: sqlite3.Connection, batch: Batch, expected: int, first: int, last: int
-    ) -> None:
-        """One page's rows and its position in one transaction, on connection ``db``."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            _check_position(db, expected, first)
-            batch.write(functools.partial(self._write_rows, db=db))
-            db.execute(f"UPDATE {PREFIX}meta SET value = ? WHERE key = 'position'", (last,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
             raise
 
     def _start_bulk(self) -> None:
@@ -514,11 +418,9 @@ class SQLiteViewStore(PagedCatchUp):
         ).fetchone()
         return row is not None
 
-    def _write_rows(
-        self, statement: str, rows: list[tuple[Any, ...]], db: sqlite3.Connection | None = None
-    ) -> None:
-        """One run of a page's batch (inside the page's transaction, on ``db`` if given)."""
-        (self.db if db is None else db).executemany(statement, rows)
+    def _write_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """One run of a page's batch (inside the page's transaction)."""
+        self.db.executemany(statement, rows)
 
     def _school_of(self, stream_id: str) -> str | None:
         if stream_id in self._school_cache:

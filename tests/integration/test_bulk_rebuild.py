@@ -218,36 +218,3 @@ def test_postgres_indexes_are_built_once_and_an_interrupted_load_is_completed(
             assert table_rows(reopened) == object_path_rows(miljo.app)
         finally:
             reopened.close()
-
-
-def test_a_page_another_store_applied_first_ends_the_overlap_and_nothing_is_lost(
-    tmp_path: Path,
-) -> None:
-    clock = FakeClock()
-    miljo, location = sqlite_store(tmp_path / "miljo.sqlite", clock)
-    with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(47, 150))
-        total = newest(miljo.app)
-        store = miljo.views
-        assert isinstance(store, SQLiteViewStore)
-        assert location.db_path is not None
-        other = SQLiteViewStore(miljo.app, location.db_path)
-        store.bulk_page_size = 20
-        taken: list[int] = []
-
-        def progress(done: int, of: int) -> None:
-            if not taken:  # between two pages of the overlapped load: another store goes first
-                position = other.position()
-                notifications = other.reader.page(position, 20)
-                other.apply(notifications, expected_position=position)
-                taken.append(len(notifications))
-
-        try:
-            assert store.rebuild(progress) == total - taken[0]
-            assert store.position() == total
-            assert sqlite_indexes(store.db) == INDEXES
-            assert table_rows(store) == object_path_rows(miljo.app)
-        finally:
-            other.close()

@@ -290,10 +290,10 @@ KILLED_MID_PAGE: Final = textwrap.dedent(
         runs = 0
         real = store._write_rows
 
-        def dying(statement, rows, **connection):
+        def dying(statement, rows):
             global runs
             runs += 1
-            real(statement, rows, **connection)
+            real(statement, rows)
             if runs == int(sys.argv[3]):
                 os._exit(9)  # killed with a page half written, before its position
 
