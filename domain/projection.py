@@ -254,6 +254,8 @@ def _s(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # as stored instants decode: already UTC
+            return value.isoformat()
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
