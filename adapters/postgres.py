@@ -74,6 +74,7 @@ from adapters.keyring import (
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import MiljoCipher, SnapshotPruner, StoreProtection
 from adapters.views import (
+    BULK_MARKER,
     DEFAULT_PAGE,
     IN_FORCE,
     PREFIX,
@@ -82,6 +83,7 @@ from adapters.views import (
     PagedCatchUp,
     Progress,
     ViewError,
+    index_name,
     trim_school_cache,
     where_clause,
 )
@@ -712,13 +714,22 @@ class SqlViewStore(PagedCatchUp):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {self._t(table.name)} ({cols}, PRIMARY KEY ({key}))"
             )
-            for index in table.indexes:
-                name = f"{PREFIX}{table.name}_{'_'.join(index)}"
-                statements.append(
-                    f"CREATE INDEX IF NOT EXISTS {name} "
-                    f"ON {self._t(table.name)} ({', '.join(index)})"
-                )
-        return statements
+        return statements + self._index_ddl()
+
+    def _index_ddl(self) -> list[str]:
+        return [
+            f"CREATE INDEX IF NOT EXISTS {index_name(table, index)} "
+            f"ON {self._t(table.name)} ({', '.join(index)})"
+            for table in TABLES
+            for index in table.indexes
+        ]
+
+    def _drop_index(self, table: Table, index: Sequence[str]) -> str:
+        return f"DROP INDEX IF EXISTS {index_name(table, index)}"
+
+    def _empty(self, table: str) -> str:
+        """Delete every row of a (qualified) view table."""
+        return f"DELETE FROM {table}"  # noqa: S608 - a view table name
 
     def _meta_ddl(self) -> str:
         return (
@@ -742,15 +753,16 @@ class SqlViewStore(PagedCatchUp):
                 # The layout may have changed: drop every view table and build it anew.
                 for table in TABLES:
                     run(f"DROP TABLE IF EXISTS {self._t(table.name)}", ())
-            if self._ddl_needed(run, version):
+            if self._ddl_needed(run, version):  # also the indexes an interrupted bulk load dropped
                 for statement in self._ddl():
                     run(statement, ())
+            run(f"DELETE FROM {self._t('meta')} WHERE key = {self.P}", [BULK_MARKER])  # noqa: S608
             if version != SCHEMA_VERSION:
                 self._reset_tables(run)
 
     def _reset_tables(self, run: Run) -> None:
         for table in TABLES:
-            run(f"DELETE FROM {self._t(table.name)}", ())  # noqa: S608
+            run(self._empty(self._t(table.name)), ())
         meta = self._t("meta")
         run(f"DELETE FROM {meta} WHERE key NOT IN ('schema_version', 'position')", ())  # noqa: S608
         upsert = self._upsert(meta, ("key", "value"), ("key",))
@@ -799,15 +811,41 @@ class SqlViewStore(PagedCatchUp):
             self._school_cache.clear()
             raise
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every view row and replay the whole store from the first event."""
+    def _start_bulk(self) -> None:
         try:
             with self._write() as run:
+                self._lock_schema(run)
                 self._locked_position(run)
+                for table in TABLES:
+                    for index in table.indexes:
+                        run(self._drop_index(table, index), ())
                 self._reset_tables(run)
+                run(
+                    f"INSERT INTO {self._t('meta')} (key, value) VALUES ({self.P}, 1)",  # noqa: S608
+                    [BULK_MARKER],
+                )
         finally:
             self._school_cache.clear()
-        return self.catch_up(progress)
+
+    def _finish_bulk(self) -> None:
+        with self._write() as run:
+            self._lock_schema(run)
+            for statement in self._index_ddl():
+                run(statement, ())
+            for statement in self._after_bulk():
+                run(statement, ())
+            run(f"DELETE FROM {self._t('meta')} WHERE key = {self.P}", [BULK_MARKER])  # noqa: S608
+
+    def _after_bulk(self) -> list[str]:
+        """Statements run after a bulk load, in its last transaction."""
+        return []
+
+    def _bulk_marked(self) -> bool:
+        rows = self._query(
+            f"SELECT 1 AS marked FROM {self._t('meta')} WHERE key = {self.P}",  # noqa: S608
+            [BULK_MARKER],
+        )
+        return bool(rows)
 
     def _school_of(self, run: Run, stream_id: str) -> str | None:
         if stream_id in self._school_cache:
@@ -988,6 +1026,17 @@ class PostgresViewStore(SqlViewStore):
 
     def _integer(self) -> str:
         return "bigint"
+
+    def _drop_index(self, table: Table, index: Sequence[str]) -> str:
+        return f'DROP INDEX IF EXISTS "{self.target.schema}".{index_name(table, index)}'
+
+    def _empty(self, table: str) -> str:
+        # Not DELETE: a rebuild would leave every old row behind as a dead tuple.
+        return f"TRUNCATE {table}"
+
+    def _after_bulk(self) -> list[str]:
+        # Fresh statistics for the planner: the tables changed wholesale.
+        return [f"ANALYZE {self._t(t.name)}" for t in TABLES]
 
     def _column(self, table: Table, column: str) -> str:
         return f"{column} {_BIGINT if column in INTEGER_COLUMNS else _TEXT}"

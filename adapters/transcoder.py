@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 )
 
 _NATIVE_SCALARS = (str, int, float, bool, type(None))
+_UNKNOWN_SAFETY = SafeUUID.unknown  # an enum member: looked up once, not per UUID
 
 
 def uuid_from_hex(text: str) -> UUID:
@@ -34,14 +35,21 @@ def uuid_from_hex(text: str) -> UUID:
         return UUID(text)
     value = object.__new__(UUID)
     object.__setattr__(value, "int", int(text, 16))
-    object.__setattr__(value, "is_safe", SafeUUID.unknown)
+    object.__setattr__(value, "is_safe", _UNKNOWN_SAFETY)
     return value
 
 
 def _uuid_decode(data: Any) -> UUID:
-    if not isinstance(data, str):
-        raise TypeError("a uuid_hex value must be a string")
-    return uuid_from_hex(data)
+    if type(data) is not str:
+        if not isinstance(data, str):
+            raise TypeError("a uuid_hex value must be a string")
+        return uuid_from_hex(data)
+    if len(data) != 32:  # the hyphenated form or something UUID() must judge
+        return uuid_from_hex(data)
+    value = object.__new__(UUID)  # the 32 hex digits UUIDAsHex writes: as uuid_from_hex
+    object.__setattr__(value, "int", int(data, 16))
+    object.__setattr__(value, "is_safe", _UNKNOWN_SAFETY)
+    return value
 
 
 def _datetime_decode(data: Any) -> datetime:

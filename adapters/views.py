@@ -28,10 +28,18 @@ from domain.projection import (
     Op,
     Patch,
     Put,
+    Table,
 )
 
 PREFIX: Final = "view_"
 DEFAULT_PAGE: Final = 500
+#: Notifications per page (and transaction) of a full rebuild, which loads in bulk mode.
+BULK_PAGE: Final = 5_000
+#: A catch-up from position 0 with at least this many notifications pending (a new store
+#: view, or one reset by a ``SCHEMA_VERSION`` change) is a full rebuild: it loads in bulk mode.
+BULK_THRESHOLD: Final = 20_000
+#: The ``meta`` row present while the secondary indexes are dropped for a bulk load.
+BULK_MARKER: Final = "bulk_load"
 #: At most this many stream -> school entries are kept in memory (then the cache starts over,
 #: and lookups go to the ``streams`` table): a rebuild's memory must not grow with the store.
 SCHOOL_CACHE_LIMIT: Final = 50_000
@@ -77,14 +85,19 @@ class Batch:
         self._mark = mark
         self._runs: dict[str, list[tuple[str, list[tuple[Any, ...]]]]] = {}
         self._statements: dict[tuple[object, ...], str] = {}
+        #: Per table: the upsert statement and its columns (the common case, looked up once).
+        self._puts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.size = 0
 
     def add(self, op: Op) -> None:
         if isinstance(op, Put):
-            spec = TABLES_BY_NAME[op.table]
+            put = self._puts.get(op.table)
+            if put is None:
+                put = self._statement(("put", op.table)), TABLES_BY_NAME[op.table].columns
+                self._puts[op.table] = put
+            statement, columns = put
             row = op.row
-            params = tuple([row.get(c) for c in spec.columns])
-            statement = self._statement(("put", op.table))
+            params = tuple([row.get(c) for c in columns])
         elif isinstance(op, Patch):
             params = (*op.values.values(), *op.key.values())
             statement = self._statement(("patch", op.table, tuple(op.values), tuple(op.key)))
@@ -147,32 +160,65 @@ def _sqlite_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> st
     return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
-def _ddl() -> list[str]:
+def index_name(table: Table, index: Sequence[str]) -> str:
+    """The name of a secondary index of a view table (without a schema)."""
+    return f"{PREFIX}{table.name}_{'_'.join(index)}"
+
+
+def _table_ddl() -> list[str]:
     statements = [
         f"CREATE TABLE IF NOT EXISTS {PREFIX}meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
     ]
     for table in TABLES:
+        if table.key == ("position",):
+            # The history index is keyed by the store position: make it the table's rowid,
+            # so the table is its own key index (one B-tree less to write per event).
+            cols = ", ".join(
+                "position INTEGER PRIMARY KEY" if c == "position" else c for c in table.columns
+            )
+            statements.append(f"CREATE TABLE IF NOT EXISTS {PREFIX}{table.name} ({cols})")
+            continue
         cols = ", ".join(table.columns)
         key = ", ".join(table.key)
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {PREFIX}{table.name} ({cols}, PRIMARY KEY ({key}))"
         )
-        for index in table.indexes:
-            name = f"{PREFIX}{table.name}_{'_'.join(index)}"
-            statements.append(
-                f"CREATE INDEX IF NOT EXISTS {name} ON {PREFIX}{table.name} ({', '.join(index)})"
-            )
     return statements
+
+
+def _index_ddl() -> list[str]:
+    return [
+        f"CREATE INDEX IF NOT EXISTS {index_name(table, index)} "
+        f"ON {PREFIX}{table.name} ({', '.join(index)})"
+        for table in TABLES
+        for index in table.indexes
+    ]
+
+
+def _ddl() -> list[str]:
+    return _table_ddl() + _index_ddl()
 
 
 class PagedCatchUp(ABC):
     """Catching up page by page, the same for every view store: each page is applied with
     the position it was read after, so a page another process applied first is refused
-    (:class:`AlreadyTracked`) and reading goes on from the new position."""
+    (:class:`AlreadyTracked`) and reading goes on from the new position.
+
+    A full rebuild loads in **bulk mode**: in one transaction the tables are emptied, their
+    secondary indexes dropped and a marker row (:data:`BULK_MARKER`) written; the pages are
+    then applied as in any catch-up (rows and position together, in larger pages), and at the
+    end, in one transaction, every index is created and the marker deleted. Whoever finds the
+    marker (opening the store, or any catch-up, which runs before every query) creates the
+    missing indexes first: a rebuild killed midway leaves whole pages and their position,
+    which the next catch-up continues from, and no query runs on a table without its indexes
+    (unless it runs while another process is loading).
+    """
 
     app: Application[Any]
     reader: EventReader
     page_size: int
+    #: Notifications per page of a full rebuild.
+    bulk_page_size: int = BULK_PAGE
 
     @abstractmethod
     def position(self) -> int:
@@ -182,18 +228,51 @@ class PagedCatchUp(ABC):
     def apply(self, notifications: Sequence[NotificationRecord], *, expected_position: int) -> None:
         """Project ``notifications`` and advance the position, atomically."""
 
+    @abstractmethod
+    def _start_bulk(self) -> None:
+        """In one transaction: empty every view table, drop the secondary indexes, set the
+        position to 0 and write the bulk marker."""
+
+    @abstractmethod
+    def _finish_bulk(self) -> None:
+        """In one transaction: create every missing index and delete the bulk marker."""
+
+    @abstractmethod
+    def _bulk_marked(self) -> bool:
+        """Whether the bulk marker is present (indexes may be missing)."""
+
     def pending(self) -> int:
         """How many notifications are stored after the tracked position (at most)."""
         newest = self.app.recorder.max_notification_id() or 0
         return max(0, int(newest) - self.position())
 
     def catch_up(self, progress: Progress | None = None, *, limit: int | None = None) -> int:
-        """Apply every notification after the tracked position; returns how many were applied."""
+        """Apply every notification after the tracked position; returns how many were applied.
+
+        From position 0 with at least :data:`BULK_THRESHOLD` notifications pending (and no
+        ``limit``) this is a full rebuild in bulk mode (:meth:`rebuild`).
+        """
+        if self._bulk_marked():
+            self._finish_bulk()  # a bulk load was interrupted, or runs elsewhere: indexes first
+        if limit is None and self.position() == 0 and self.pending() >= BULK_THRESHOLD:
+            return self.rebuild(progress)
+        return self._pages(progress, limit, self.page_size)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every view row and replay the whole store from the first event, in bulk mode
+        (secondary indexes created once at the end); returns how many were applied."""
+        self._start_bulk()
+        try:
+            return self._pages(progress, None, self.bulk_page_size)
+        finally:
+            self._finish_bulk()
+
+    def _pages(self, progress: Progress | None, limit: int | None, page_size: int) -> int:
         applied = 0
         total = self.pending()
         while limit is None or applied < limit:
             start = self.position()
-            page = self.page_size if limit is None else min(self.page_size, limit - applied)
+            page = page_size if limit is None else min(page_size, limit - applied)
             notifications = self.reader.page(start, page)
             if not notifications:
                 break
@@ -250,8 +329,9 @@ class SQLiteViewStore(PagedCatchUp):
                 # The layout may have changed: drop every view table and build it anew.
                 for table in TABLES:
                     self.db.execute(f"DROP TABLE IF EXISTS {PREFIX}{table.name}")
-            for statement in _ddl():
+            for statement in _ddl():  # creates the indexes an interrupted bulk load dropped
                 self.db.execute(statement)
+            self.db.execute(f"DELETE FROM {PREFIX}meta WHERE key = ?", (BULK_MARKER,))
             if row is None or row[0] != SCHEMA_VERSION:
                 self._reset_tables()
             self.db.execute("COMMIT")
@@ -307,16 +387,36 @@ class SQLiteViewStore(PagedCatchUp):
             self._school_cache.clear()
             raise
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every view row and replay the whole store from the first event."""
+    def _start_bulk(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            for table in TABLES:
+                for index in table.indexes:
+                    self.db.execute(f"DROP INDEX IF EXISTS {index_name(table, index)}")
             self._reset_tables()
+            self.db.execute(f"INSERT INTO {PREFIX}meta (key, value) VALUES (?, 1)", (BULK_MARKER,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            self._school_cache.clear()
+            raise
+
+    def _finish_bulk(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _index_ddl():
+                self.db.execute(statement)
+            self.db.execute(f"DELETE FROM {PREFIX}meta WHERE key = ?", (BULK_MARKER,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return self.catch_up(progress)
+
+    def _bulk_marked(self) -> bool:
+        row = self.db.execute(
+            f"SELECT 1 FROM {PREFIX}meta WHERE key = ?", (BULK_MARKER,)
+        ).fetchone()
+        return row is not None
 
     def _write_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         """One run of a page's batch (inside the page's transaction)."""

@@ -26,7 +26,8 @@ from domain.values import Competence
 from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
-SCHEMA_VERSION: Final = 2  # 2: school and open columns, indexes for the overview (ADR 0014)
+SCHEMA_VERSION: Final = 3  # 2: school and open columns, indexes for the overview (ADR 0014);
+# 3: SQLite keys `events` by its rowid (ADR 0014, bulk rebuild)
 
 
 @attrs.frozen
@@ -253,6 +254,8 @@ def _s(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # as stored instants decode: already UTC
+            return value.isoformat()
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
@@ -261,8 +264,7 @@ def _s(value: object) -> str | None:
 
 def event_type(event: MiljoAggregate.Event) -> str:
     """``Student.ObservationRecorded`` style name of a stored event."""
-    topic = getattr(event, "TOPIC", "") or ""
-    return topic.partition(":")[2] or type(event).__qualname__
+    return _class_info(type(event))[1]
 
 
 def _school_of_event(
@@ -280,7 +282,8 @@ def _school_of_event(
 def project(event: MiljoAggregate.Event, position: int, school_of: SchoolOf) -> list[Op]:
     """The row operations for one event at ``position`` in the store's sequence."""
     sid = str(event.originator_id)
-    ops = _specific(event, sid, school_of)
+    handler, type_name = _class_info(type(event))
+    ops = [] if handler is None else handler(event, sid, school_of)
     subject = event.subject_id()
     school = _school_of_event(event, sid, subject, school_of)
     for op in ops:  # a created event registers its stream before the index row is written
@@ -293,7 +296,7 @@ def project(event: MiljoAggregate.Event, position: int, school_of: SchoolOf) -> 
                 "position": position,
                 "stream_id": sid,
                 "version": event.originator_version,
-                "event_type": event_type(event),
+                "event_type": type_name,
                 "recorded_at": _s(event.timestamp),
                 "effective": _s(event.effective_time()),
                 "actor_id": event.actor_id,
@@ -330,16 +333,22 @@ def _on(
     return register
 
 
-def _specific(e: MiljoAggregate.Event, sid: str, school_of: SchoolOf) -> list[Op]:
-    handler = _HANDLERS.get(type(e))
-    if handler is None:
-        for cls in type(e).__mro__[1:]:  # a subclass of a projected event class
+#: Per event class, found once: its handler (None: only the history row) and its type name.
+_CLASS_INFO: Final[dict[type, tuple[_Handler | None, str]]] = {}
+
+
+def _class_info(event_class: type) -> tuple[_Handler | None, str]:
+    info = _CLASS_INFO.get(event_class)
+    if info is None:
+        handler = None
+        for cls in event_class.__mro__:  # the class itself, else a projected base class
             handler = _HANDLERS.get(cls)
             if handler is not None:
                 break
-        else:
-            return []
-    return handler(e, sid, school_of)
+        topic = getattr(event_class, "TOPIC", "") or ""
+        info = handler, topic.partition(":")[2] or event_class.__qualname__
+        _CLASS_INFO[event_class] = info
+    return info
 
 
 # -- school ----------------------------------------------------------------------------------

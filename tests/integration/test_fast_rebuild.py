@@ -161,7 +161,7 @@ def test_random_histories_project_identically_on_both_paths(ops: list[tuple[int,
         world.run(ops)
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
-        store.page_size = PAGE
+        store.page_size = store.bulk_page_size = PAGE
         store.rebuild()
         assert table_rows(store) == object_path_rows(miljo.app)
 
@@ -181,7 +181,7 @@ def test_a_sqlite_file_reads_the_events_table_directly_and_projects_identically(
         assert isinstance(store, SQLiteViewStore)
         assert store.reader._db is not None  # the same file: read straight from its table
         full_topics = count_full_decodes(store, monkeypatch)
-        store.page_size = PAGE
+        store.page_size = store.bulk_page_size = PAGE
         store.rebuild()
         fast = table_rows(store)
         assert fast == object_path_rows(miljo.app)
@@ -205,7 +205,7 @@ def test_a_stream_cache_far_smaller_than_the_store_changes_nothing(
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
         monkeypatch.setattr(adapters.views, "SCHOOL_CACHE_LIMIT", 3)
-        store.page_size = PAGE
+        store.page_size = store.bulk_page_size = PAGE
         store.rebuild()
         assert table_rows(store) == object_path_rows(miljo.app)
         assert len(store._school_cache) <= 3 + PAGE * 2  # trimmed between pages
@@ -225,7 +225,7 @@ def test_postgres_views_project_identically(
         erase_one(miljo, world)
         store = miljo.views
         assert isinstance(store, PostgresViewStore)
-        store.page_size = PAGE
+        store.page_size = store.bulk_page_size = PAGE
         store.rebuild()
         assert table_rows(store) == object_path_rows(miljo.app)
 
@@ -266,7 +266,7 @@ def test_golden_stored_events_project_identically_on_both_paths(
         )
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
-        store.page_size = PAGE
+        store.page_size = store.bulk_page_size = PAGE
         assert store.rebuild() == len(records)
         fast = table_rows(store)
         assert len(fast["events"]) == len(records)
@@ -286,7 +286,7 @@ KILLED_MID_PAGE: Final = textwrap.dedent(
     with open_store(resolve_store(sys.argv[1])) as miljo:
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
-        store.page_size = int(sys.argv[2])
+        store.page_size = store.bulk_page_size = int(sys.argv[2])
         runs = 0
         real = store._write_rows
 
