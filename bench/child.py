@@ -8,8 +8,8 @@ A store named by neither argument is ``MILJO_STORE`` (and, for PostgreSQL, its k
 password never appears in a process list. Prints one JSON object on stdout; progress with
 the time left goes to stderr.
 
-* ``rebuild``: the events replayed, the seconds of each rebuild, and the process's peak
-  resident set size (VmHWM) before and after, in KiB.
+* ``rebuild``: the events replayed, the seconds of each rebuild, the process's peak
+  resident set size (VmHWM) before and after, in KiB, and the rows the views hold after it.
 * ``copy``: ``adapters.storeops.copy_store`` (copy, rebuild of the copy's views, verify of its
   chain): events, snapshots, seconds, whether the copy verified, peak RSS in KiB.
 """
@@ -52,7 +52,15 @@ def rebuild(store: str | None, repeats: int) -> dict[str, object]:
 
             seconds.append(timed(run))
         after = peak_rss_kib()
-    return {"events": events, "seconds": seconds, "peak_before_kib": before, "peak_kib": after}
+        counts = getattr(miljo.views, "counts", None)
+        rows = sum(counts().values()) if callable(counts) else None
+    return {
+        "events": events,
+        "seconds": seconds,
+        "peak_before_kib": before,
+        "peak_kib": after,
+        "rows": rows,
+    }
 
 
 def copy(source: str, target: str | None) -> dict[str, object]:

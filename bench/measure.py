@@ -123,6 +123,7 @@ class Rebuild:
     seconds: float
     peak_mb: float
     peak_before_mb: float
+    rows: int | None  # rows in the view tables after the rebuild (None: not counted)
 
 
 @attrs.frozen
@@ -171,6 +172,7 @@ def rebuild_in_child(location: StoreLocation, repeats: int) -> Rebuild:
         seconds=median([float(s) for s in data["seconds"]]),
         peak_mb=int(data["peak_kib"]) * 1024 / 1e6,
         peak_before_mb=int(data["peak_before_kib"]) * 1024 / 1e6,
+        rows=None if data.get("rows") is None else int(data["rows"]),
     )
 
 
@@ -342,6 +344,7 @@ def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]
             "baseline.select",
         ),
         ("miljo.rss", "peak RSS of a process rebuilding the views", "MB", ""),
+        ("miljo.rows", "view rows a rebuild writes, per event", "rows/event", ""),
         (
             "miljo.save1",
             "raw save, 1 event per save, between the command batches",
@@ -417,6 +420,15 @@ def measure_store(
     rebuilt = rebuild_in_child(location, config.rebuild_repeats)
     figures["miljo.rebuild"] = rate(rebuilt.events, rebuilt.seconds)
     notes["miljo.rebuild"] = f"{rebuilt.events:,} events in {rebuilt.seconds:.1f} s"
+    if rebuilt.rows is not None and rebuilt.events:
+        figures["miljo.rows"] = rebuilt.rows / rebuilt.events
+        notes["miljo.rows"] = (
+            f"{rebuilt.rows:,} rows in the view tables after it (rows updated in place "
+            "count once: a lower bound of the rows written)"
+        )
+    else:
+        figures["miljo.rows"] = None
+        notes["miljo.rows"] = "n/a (the view store does not count its rows)"
     figures["miljo.rss"] = rebuilt.peak_mb
     notes["miljo.rss"] = f"VmHWM; {rebuilt.peak_before_mb:.0f} MB after opening the store"
     session = Session(location, manifest)

@@ -44,7 +44,13 @@ from bench.generate import (  # noqa: E402
     speed_up,
 )
 from bench.pg import connect_server, store_url  # noqa: E402
-from bench.report import Target, table, targets, with_ratios  # noqa: E402
+from bench.report import (  # noqa: E402
+    Target,
+    rebuild_ceiling,
+    table,
+    targets,
+    with_ratios,
+)
 from domain.base import MiljoAggregate  # noqa: E402
 from tests.support import TestHasher  # noqa: E402
 
@@ -60,6 +66,7 @@ BACKEND_ROWS = [
     ("baseline", "raw repository.get of a 1,000-event stream", "-"),
     ("miljo", "full rebuild of all views (rebuild_views)", "10k"),
     ("miljo", "peak RSS of a process rebuilding the views", "10k"),
+    ("miljo", "view rows a rebuild writes, per event", "10k"),
     ("miljo", "raw save, 1 event per save, between the command batches", "10k"),
     ("miljo", "command: record an observation", "10k"),
     ("miljo", "command: assign a team member", "10k"),
@@ -193,7 +200,15 @@ def test_quick_run_has_every_row_with_a_figure(quick: QuickRun) -> None:
             assert note == "n/a (not built)" or note.startswith("failed")
             continue
         assert is_number(value), (key, value)
-        assert unit in ("events/s", "ms", "MB", "commands/s", "rows/s", "items/s"), key
+        assert unit in (
+            "events/s",
+            "ms",
+            "MB",
+            "commands/s",
+            "rows/s",
+            "items/s",
+            "rows/event",
+        ), key
     ratios = {key[1:3]: cells[6] for key, cells in rows.items() if cells[6]}
     for backend in ("SQLite", "PostgreSQL") if with_postgres() else ("SQLite",):
         for label in (
@@ -462,6 +477,29 @@ def test_targets_need_their_sizes() -> None:
     assert verdict(found, "rebuild of 1M", "SQLite: needs the 1M size; peak at 10k: 60 MB") == (
         "not measured"
     )
+
+
+def test_the_rebuild_target_names_the_ceiling_of_this_runs_physical_rows() -> None:
+    """Per event: 2 view rows at 100,000 inserts/s (20 us), a decrypt at 1M/s and a decode at
+    500k/s (1 + 2 us): at most 1 / 23 us, whatever the projection costs."""
+    rows = [
+        *made_up_rows(320.0, 22.0, 250.0),
+        Row("miljo.rows", "miljo", "rows", "10k", 2.0, "rows/event", backend=SQLITE),
+        Row("physical.insert", "physical", "insert", "", 100_000.0, "rows/s", backend=SQLITE),
+        Row("physical.aes.decrypt", "physical", "decrypt", "", 1_000_000.0, "items/s"),
+        Row("physical.orjson.decode", "physical", "decode", "", 500_000.0, "items/s"),
+    ]
+    ceiling = rebuild_ceiling(rows, "10k", SQLITE)
+    assert ceiling == pytest.approx(1 / 23e-6)
+    assert rebuild_ceiling(rows, "1M", SQLITE) is None  # no row count at that size
+    assert rebuild_ceiling(rows, "10k", POSTGRES) is None  # the server writes, not this process
+    [at_10k] = [
+        t
+        for t in targets(rows, ["10k", "1M"], manifests())
+        if t.name.startswith("full rebuild") and "at 10k" in t.detail
+    ]
+    assert at_10k.verdict == "met"  # 12,000 vs 10,000 events/s
+    assert "cap any rebuild writing these views at 43,478 events/s = 4.35×" in at_10k.detail
 
 
 def test_commands_are_compared_with_the_raw_saves_next_to_them() -> None:
