@@ -28,7 +28,7 @@ from adapters.bootstrap import PostgresTarget, StoreLocation, init_store, open_s
 from domain.facade import Miljo
 from domain.values import Actor
 from tests.conftest import postgres_location, temporary_schema
-from tests.support import ADMIN, FakeClock, SequentialIds
+from tests.support import ADMIN, COORDINATOR, FakeClock, SequentialIds
 
 STORE_KINDS = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
@@ -115,6 +115,29 @@ def build_gjesdal(miljo: Miljo, actor: Actor = ADMIN) -> Gjesdal:
         therapists=tuple(THERAPISTS),
         assistants=tuple(ASSISTANTS),
         coordinator=GJESDAL_COORDINATOR,
+    )
+
+
+#: An observation text (free text: sealed at rest) for tests of the command path.
+OBSERVATION_TEXT = "Uro i friminuttet; to elever kranglet om ballen."
+
+
+def register_test_student(miljo: Miljo, number: str = "1001") -> UUID:
+    """A student of 8a at Gjesdal (the school must be built), registered by the admin."""
+    return miljo.register_student(
+        ADMIN,
+        school=GJESDAL,
+        student_number=number,
+        name="Kari Testesen",
+        trinn=8,
+        class_name="8a",
+    )
+
+
+def observe_break(miljo: Miljo, student: UUID, text: str = OBSERVATION_TEXT) -> UUID:
+    """A break-time conflict observed by the coordinator."""
+    return miljo.record_observation(
+        COORDINATOR, student, arena="break", categories=["conflict"], text=text
     )
 
 

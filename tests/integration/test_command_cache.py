@@ -34,28 +34,16 @@ from adapters.protection import ERASED
 from domain.errors import InvalidValue, StudentNotActive
 from domain.facade import Miljo
 from domain.student import Student
-from tests.integration.conftest import Gjesdal, build_gjesdal
+from tests.integration.conftest import (
+    OBSERVATION_TEXT,
+    Gjesdal,
+    build_gjesdal,
+    observe_break,
+    register_test_student,
+)
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
-TEXT = "Uro i friminuttet; to elever kranglet om ballen."
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _student(miljo: Miljo, number: str = "1001") -> UUID:
-    return miljo.register_student(
-        ADMIN,
-        school="gjesdal",
-        student_number=number,
-        name="Kari Testesen",
-        trinn=8,
-        class_name="8a",
-    )
-
-
-def _observe(miljo: Miljo, student: UUID, text: str = TEXT) -> UUID:
-    return miljo.record_observation(
-        COORDINATOR, student, arena="break", categories=["conflict"], text=text
-    )
 
 
 def _cached(miljo: Miljo, aggregate_id: UUID) -> Any:
@@ -77,8 +65,8 @@ def _stored_version(miljo: Miljo, aggregate_id: UUID) -> int:
 def test_a_failed_save_leaves_no_trace_in_the_cache(
     store: Miljo, gjesdal: Gjesdal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    student = _student(store)
-    _observe(store, student)
+    student = register_test_student(store)
+    observe_break(store, student)
     version = _stored_version(store, student)
     assert _cached(store, student).version == version
 
@@ -88,16 +76,16 @@ def test_a_failed_save_leaves_no_trace_in_the_cache(
     with monkeypatch.context() as patch:
         patch.setattr(store.app.events, "put", full_disk)
         with pytest.raises(OperationalError):
-            _observe(store, student, "Skal ikke lagres")
+            observe_break(store, student, "Skal ikke lagres")
     # The refused observation was applied to the cached student before the save failed.
     assert _cached(store, student) is None
     case = store.student_case(COORDINATOR, student)
-    assert [o.text for o in case.observations] == [TEXT]
+    assert [o.text for o in case.observations] == [OBSERVATION_TEXT]
     assert case.version == version
-    _observe(store, student, "Neste observasjon")  # no conflict with a phantom version
+    observe_break(store, student, "Neste observasjon")  # no conflict with a phantom version
     assert _stored_version(store, student) == version + 1
     assert [o.text for o in store.student_case(COORDINATOR, student).observations] == [
-        TEXT,
+        OBSERVATION_TEXT,
         "Neste observasjon",
     ]
 
@@ -105,7 +93,7 @@ def test_a_failed_save_leaves_no_trace_in_the_cache(
 def test_a_refused_rule_after_a_change_leaves_no_trace(store: Miljo, gjesdal: Gjesdal) -> None:
     """A command that changed one aggregate and then hit a rule on the next: all loaded
     aggregates leave the cache."""
-    student = _student(store)
+    student = register_test_student(store)
     store.record_departure(ADMIN, student, kind="left")
     version = _stored_version(store, student)
     loaded = store.app.repository.get(student, deepcopy_from_cache=False)
@@ -161,13 +149,13 @@ def test_a_write_conflict_evicts_and_the_retry_decides_on_fresh_state(
         open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        _observe(first, student, "Fra første")
-        _observe(second, student, "Fra andre")  # second caches the student too
+        student = register_test_student(first)
+        observe_break(first, student, "Fra første")
+        observe_break(second, student, "Fra andre")  # second caches the student too
         # Make `first` believe nobody wrote, so its stale cached student meets the conflict.
         first.app.repository.write_watch = lambda: 0
         first.app.repository._synced[student] = 0
-        _observe(first, student, "Etter konflikt")
+        observe_break(first, student, "Etter konflikt")
         texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
         assert texts == ["Fra første", "Fra andre", "Etter konflikt"]
         assert _stored_version(first, student) == _cached(first, student).version
@@ -177,9 +165,9 @@ def test_the_conflict_itself_is_raised_by_the_store(sqlite_location: StoreLocati
     """The eviction above depends on the store refusing a stale save (no silent overwrite)."""
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
+        student = register_test_student(miljo)
         stale = miljo.app.repository.get(student)
-        _observe(miljo, student)
+        observe_break(miljo, student)
         assert isinstance(stale, Student)
         stale.record_observation(
             observation_id=miljo.ids.new_id(),
@@ -208,16 +196,16 @@ def test_another_connections_write_is_seen_by_the_next_command_and_query(
         open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        _observe(first, student, "Fra første")
+        student = register_test_student(first)
+        observe_break(first, student, "Fra første")
         assert len(second.student_case(COORDINATOR, student).observations) == 1
-        _observe(first, student, "Igjen fra første")
+        observe_break(first, student, "Igjen fra første")
         # Query: `second` had the student cached at the older version.
         texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
         assert texts == ["Fra første", "Igjen fra første"]
         # Command: no conflict, the cached student was brought up to date first.
         conflicts = _count_conflicts(second)
-        _observe(second, student, "Fra andre")
+        observe_break(second, student, "Fra andre")
         assert conflicts == []
         texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
         assert texts == ["Fra første", "Igjen fra første", "Fra andre"]
@@ -227,8 +215,8 @@ def test_another_process_write_is_seen(sqlite_location: StoreLocation) -> None:
     clock = FakeClock()
     with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
-        _observe(miljo, student, "Før")
+        student = register_test_student(miljo)
+        observe_break(miljo, student, "Før")
         assert sqlite_location.db_path is not None
         script = (
             "import sys; from uuid import UUID; from adapters.bootstrap import open_store; "
@@ -244,7 +232,7 @@ def test_another_process_write_is_seen(sqlite_location: StoreLocation) -> None:
         )
         texts = [o.text for o in miljo.student_case(COORDINATOR, student).observations]
         assert texts == ["Før", "Fra en annen prosess"]
-        _observe(miljo, student, "Etter")
+        observe_break(miljo, student, "Etter")
         assert _stored_version(miljo, student) == _cached(miljo, student).version
 
 
@@ -253,17 +241,17 @@ def test_the_only_writer_reads_no_events_for_a_cached_aggregate(
 ) -> None:
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
-        _observe(miljo, student)
+        student = register_test_student(miljo)
+        observe_break(miljo, student)
         reads = _count_event_reads(miljo)
         for n in range(5):
-            _observe(miljo, student, f"Observasjon {n}")
+            observe_break(miljo, student, f"Observasjon {n}")
         assert reads == []
         with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds(9_000)) as other:
-            _observe(other, student, "Fra en annen")
-        _observe(miljo, student, "Etter den andre")
+            observe_break(other, student, "Fra en annen")
+        observe_break(miljo, student, "Etter den andre")
         assert reads == [student]  # one fast-forward, then quiet again
-        _observe(miljo, student, "Og en til")
+        observe_break(miljo, student, "Og en til")
         assert reads == [student]
 
 
@@ -279,14 +267,14 @@ def test_postgres_fast_forwards_on_every_load(postgres_schema: Any, tmp_path: Pa
     ):
         assert first.app.repository.write_watch is None
         build_gjesdal(first)
-        student = _student(first)
-        _observe(first, student, "Fra første")
+        student = register_test_student(first)
+        observe_break(first, student, "Fra første")
         assert len(second.student_case(COORDINATOR, student).observations) == 1
-        _observe(first, student, "Igjen fra første")
+        observe_break(first, student, "Igjen fra første")
         texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
         assert texts == ["Fra første", "Igjen fra første"]
         conflicts = _count_conflicts(second)
-        _observe(second, student, "Fra andre")
+        observe_break(second, student, "Fra andre")
         assert conflicts == []
 
 
@@ -296,7 +284,7 @@ def test_postgres_fast_forwards_on_every_load(postgres_schema: Any, tmp_path: Pa
 def test_two_threads_never_change_one_cached_aggregate_at_once(
     store: Miljo, gjesdal: Gjesdal
 ) -> None:
-    student = _student(store)
+    student = register_test_student(store)
     start = _stored_version(store, student)
     barrier = threading.Barrier(3)
     errors: list[BaseException] = []
@@ -306,7 +294,7 @@ def test_two_threads_never_change_one_cached_aggregate_at_once(
         try:
             barrier.wait()
             for n in range(per_thread):
-                _observe(store, student, f"{tag} {n}")
+                observe_break(store, student, f"{tag} {n}")
         except BaseException as error:  # collected: the assertion below names it
             errors.append(error)
 
@@ -337,8 +325,8 @@ def test_two_threads_never_change_one_cached_aggregate_at_once(
 
 
 def test_erasure_drops_the_cached_plaintext(store: Miljo, gjesdal: Gjesdal) -> None:
-    student = _student(store)
-    _observe(store, student, "Svært personlig tekst")
+    student = register_test_student(store)
+    observe_break(store, student, "Svært personlig tekst")
     store.raise_concern(COORDINATOR, student, summary="Bekymring med navn")
     assert _cached(store, student) is not None
     store.erase_personal_data(REKTOR, student, basis="request")
@@ -354,7 +342,7 @@ def test_erasure_drops_the_cached_plaintext(store: Miljo, gjesdal: Gjesdal) -> N
 def test_queries_hand_out_no_mutable_part_of_a_cached_aggregate(
     store: Miljo, gjesdal: Gjesdal
 ) -> None:
-    student = _student(store)
+    student = register_test_student(store)
     store.raise_concern(COORDINATOR, student, summary="Bekymring")
     store.create_aktivitetsplan(
         COORDINATOR,
@@ -365,7 +353,7 @@ def test_queries_hand_out_no_mutable_part_of_a_cached_aggregate(
         responsible="gj-mt2",
         evaluation_date=date(2024, 10, 1),
     )
-    _observe(store, student)
+    observe_break(store, student)
     case = store.student_case(COORDINATOR, student)
     case.concerns[0].discussed_in.append(UUID(int=1))
     case.plans[0].measures.append("Lagt til utenfra")
@@ -383,7 +371,7 @@ def test_queries_hand_out_no_mutable_part_of_a_cached_aggregate(
 
 
 def test_the_librarys_get_still_returns_copies(store: Miljo, gjesdal: Gjesdal) -> None:
-    student = _student(store)
+    student = register_test_student(store)
     first = store.app.repository.get(student)
     second = store.app.repository.get(student)
     assert first is not second

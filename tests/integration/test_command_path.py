@@ -29,28 +29,16 @@ from adapters.protection import ERASED
 from domain.application import SNAPSHOT_INTERVALS, project_events
 from domain.facade import Miljo
 from domain.team import Team, team_id
-from tests.integration.conftest import THERAPISTS, build_gjesdal, new_postgres_store
+from tests.integration.conftest import (
+    THERAPISTS,
+    build_gjesdal,
+    new_postgres_store,
+    observe_break,
+    register_test_student,
+)
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
-TEXT = "Uro i friminuttet; to elever kranglet om ballen."
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _student(miljo: Miljo, number: str = "1001") -> UUID:
-    return miljo.register_student(
-        ADMIN,
-        school="gjesdal",
-        student_number=number,
-        name="Kari Testesen",
-        trinn=8,
-        class_name="8a",
-    )
-
-
-def _observe(miljo: Miljo, student: UUID, text: str = TEXT) -> UUID:
-    return miljo.record_observation(
-        COORDINATOR, student, arena="break", categories=["conflict"], text=text
-    )
 
 
 def _recorder(miljo: Miljo) -> ChainedSQLiteApplicationRecorder:
@@ -97,10 +85,10 @@ def test_the_only_writer_chains_from_the_link_it_committed(
 ) -> None:
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
+        student = register_test_student(miljo)
         reads = _link_reads(miljo)
         for n in range(5):
-            _observe(miljo, student, f"Observasjon {n}")
+            observe_break(miljo, student, f"Observasjon {n}")
         assert reads == []
         head, pending = _memory(_recorder(miljo))
         assert pending is None
@@ -112,8 +100,8 @@ def test_the_only_writer_chains_from_the_link_it_committed(
 def test_a_failed_insert_forgets_the_head(sqlite_location: StoreLocation) -> None:
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
-        _observe(miljo, student, "Før")
+        student = register_test_student(miljo)
+        observe_break(miljo, student, "Før")
         recorder = _recorder(miljo)
         assert recorder._head is not None
         original = recorder._insert_events
@@ -124,11 +112,11 @@ def test_a_failed_insert_forgets_the_head(sqlite_location: StoreLocation) -> Non
 
         vars(recorder)["_insert_events"] = failing
         with pytest.raises(OSError, match="disk full"):
-            _observe(miljo, student, "Feiler")
+            observe_break(miljo, student, "Feiler")
         del vars(recorder)["_insert_events"]
         assert _memory(recorder) == (None, None)
         reads = _link_reads(miljo)
-        _observe(miljo, student, "Etter")
+        observe_break(miljo, student, "Etter")
         assert len(reads) == 1  # read from the table, not from memory
         texts = [o.text for o in miljo.student_case(COORDINATOR, student).observations]
         assert texts == ["Før", "Etter"]
@@ -144,15 +132,15 @@ def test_another_writer_in_between_makes_the_chain_read_its_link(
         open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        other = _student(first, "1002")
-        _observe(first, student, "Første")
+        student = register_test_student(first)
+        other = register_test_student(first, "1002")
+        observe_break(first, student, "Første")
         reads = _link_reads(first)
         for n in range(3):
-            _observe(second, other, f"Fra den andre {n}")
-            _observe(first, student, f"Fra den første {n}")
+            observe_break(second, other, f"Fra den andre {n}")
+            observe_break(first, student, f"Fra den første {n}")
         assert len(reads) == 3  # every time: the other store wrote the rows before
-        _observe(first, student, "Alene igjen")
+        observe_break(first, student, "Alene igjen")
         assert len(reads) == 3
     assert verify_store(sqlite_location).ok
 
@@ -168,12 +156,12 @@ def test_postgres_chains_interleaved_writers(postgres_schema: Any, tmp_path: Pat
         open_store(location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        other = _student(first, "1002")
+        student = register_test_student(first)
+        other = register_test_student(first, "1002")
         for n in range(3):
-            _observe(first, student, f"Fra den første {n}")
-            _observe(second, other, f"Fra den andre {n}")
-            _observe(second, student, f"Konflikt {n}")  # second's cached student was stale
+            observe_break(first, student, f"Fra den første {n}")
+            observe_break(second, other, f"Fra den andre {n}")
+            observe_break(second, student, f"Konflikt {n}")  # second's cached student was stale
         texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
         assert len(texts) == 6
     assert verify_store(location).ok
@@ -185,7 +173,7 @@ def test_postgres_chains_interleaved_writers(postgres_schema: Any, tmp_path: Pat
 def test_the_write_watch_is_read_once_per_command(sqlite_location: StoreLocation) -> None:
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
+        student = register_test_student(miljo)
         repository = miljo.app.repository
         watch = repository.write_watch
         assert watch is not None
@@ -210,8 +198,8 @@ def test_a_conflict_reads_the_watch_again(sqlite_location: StoreLocation) -> Non
         open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        _observe(second, student, "Lastet")
+        student = register_test_student(first)
+        observe_break(second, student, "Lastet")
         repository = second.app.repository
         watch = repository.write_watch
         assert watch is not None
@@ -224,11 +212,11 @@ def test_a_conflict_reads_the_watch_again(sqlite_location: StoreLocation) -> Non
             if armed[0]:
                 # Another writer commits just after this reading, before the save.
                 armed[0] = False
-                _observe(first, student, "Imellom")
+                observe_break(first, student, "Imellom")
             return reading
 
         repository.write_watch = racing
-        _observe(second, student, "Etter")
+        observe_break(second, student, "Etter")
         assert len(readings) == 2  # the conflicting try, and the retry after it
         texts = [o.text for o in first.student_case(COORDINATOR, student).observations]
         assert texts == ["Lastet", "Imellom", "Etter"]
@@ -292,10 +280,10 @@ def test_a_command_after_another_stores_erasure_seals_under_the_new_key(
         open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
     ):
         build_gjesdal(first)
-        student = _student(first)
-        _observe(first, student, "Før slettingen")  # first has the erasable key cached
+        student = register_test_student(first)
+        observe_break(first, student, "Før slettingen")  # first has the erasable key cached
         second.erase_personal_data(REKTOR, student, basis="request")
-        _observe(first, student, "Etter slettingen")
+        observe_break(first, student, "Etter slettingen")
         texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
         assert texts == [ERASED, "Etter slettingen"]
 
@@ -349,8 +337,8 @@ def test_a_command_after_another_processs_erasure_seals_under_the_new_key(
     clock = FakeClock()
     with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
-        student = _student(miljo)
-        _observe(miljo, student, "Før slettingen")  # the erasable key is cached now
+        student = register_test_student(miljo)
+        observe_break(miljo, student, "Før slettingen")  # the erasable key is cached now
         assert sqlite_location.db_path is not None
         script = (
             "import sys; from uuid import UUID; from adapters.bootstrap import open_store; "
@@ -363,7 +351,7 @@ def test_a_command_after_another_processs_erasure_seals_under_the_new_key(
             check=True,
             cwd=ROOT,
         )
-        _observe(miljo, student, "Etter slettingen")
+        observe_break(miljo, student, "Etter slettingen")
     with open_store(sqlite_location, clock=clock, ids=SequentialIds(90_000)) as fresh:
         texts = [o.text for o in fresh.student_case(COORDINATOR, student).observations]
         assert texts == [ERASED, "Etter slettingen"]
