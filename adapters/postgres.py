@@ -88,6 +88,7 @@ from adapters.views import (
     where_clause,
 )
 from domain.projection import (
+    RETIRED_TABLES,
     SCHEMA_VERSION,
     TABLES,
     TABLES_BY_NAME,
@@ -96,6 +97,7 @@ from domain.projection import (
     Patch,
     Put,
     Table,
+    count_categories,
     project,
 )
 
@@ -751,8 +753,8 @@ class SqlViewStore(PagedCatchUp):
             version = int(rows[0]["value"]) if rows else None
             if version != SCHEMA_VERSION:
                 # The layout may have changed: drop every view table and build it anew.
-                for table in TABLES:
-                    run(f"DROP TABLE IF EXISTS {self._t(table.name)}", ())
+                for name in (*(t.name for t in TABLES), *RETIRED_TABLES):
+                    run(f"DROP TABLE IF EXISTS {self._t(name)}", ())
             if self._ddl_needed(run, version):  # also the indexes an interrupted bulk load dropped
                 for statement in self._ddl():
                     run(statement, ())
@@ -916,8 +918,7 @@ class SqlViewStore(PagedCatchUp):
         self, *, school: str, since: str | None, trinn: int | None
     ) -> dict[str, int]:
         statement = (
-            f"SELECT c.category AS k, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
-            f"JOIN {self._t('observation_categories')} c ON c.observation_id = o.observation_id "
+            f"SELECT o.categories AS c, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
             f"JOIN {self._t('students')} s ON s.student_id = o.student_id "
             f"WHERE o.school = {self.P} AND s.school = {self.P} AND s.active = 1"
         )
@@ -928,8 +929,8 @@ class SqlViewStore(PagedCatchUp):
         if trinn is not None:
             statement += f" AND s.trinn = {self.P}"
             params.append(trinn)
-        statement += " GROUP BY c.category"
-        return {row["k"]: int(row["n"]) for row in self._query(statement, params)}
+        statement += " GROUP BY o.categories"
+        return count_categories((row["c"], row["n"]) for row in self._query(statement, params))
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
         statement = (

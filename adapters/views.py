@@ -22,6 +22,7 @@ from eventsourcing.application import Application
 
 from adapters.fastread import EventReader, NotificationRecord, project_notification
 from domain.projection import (
+    RETIRED_TABLES,
     SCHEMA_VERSION,
     TABLES,
     TABLES_BY_NAME,
@@ -29,6 +30,7 @@ from domain.projection import (
     Patch,
     Put,
     Table,
+    count_categories,
 )
 
 PREFIX: Final = "view_"
@@ -327,8 +329,8 @@ class SQLiteViewStore(PagedCatchUp):
             ).fetchone()
             if row is None or row[0] != SCHEMA_VERSION:
                 # The layout may have changed: drop every view table and build it anew.
-                for table in TABLES:
-                    self.db.execute(f"DROP TABLE IF EXISTS {PREFIX}{table.name}")
+                for name in (*(t.name for t in TABLES), *RETIRED_TABLES):
+                    self.db.execute(f"DROP TABLE IF EXISTS {PREFIX}{name}")
             for statement in _ddl():  # creates the indexes an interrupted bulk load dropped
                 self.db.execute(statement)
             self.db.execute(f"DELETE FROM {PREFIX}meta WHERE key = ?", (BULK_MARKER,))
@@ -464,8 +466,7 @@ class SQLiteViewStore(PagedCatchUp):
         self, *, school: str, since: str | None, trinn: int | None
     ) -> dict[str, int]:
         sql = (
-            f"SELECT c.category, COUNT(*) FROM {PREFIX}observations o "
-            f"JOIN {PREFIX}observation_categories c ON c.observation_id = o.observation_id "
+            f"SELECT o.categories, COUNT(*) FROM {PREFIX}observations o "
             f"JOIN {PREFIX}students s ON s.student_id = o.student_id "
             "WHERE o.school = ? AND s.school = ? AND s.active = 1"
         )
@@ -476,8 +477,8 @@ class SQLiteViewStore(PagedCatchUp):
         if trinn is not None:
             sql += " AND s.trinn = ?"
             params.append(trinn)
-        sql += " GROUP BY c.category"
-        return {row[0]: int(row[1]) for row in self.db.execute(sql, params)}
+        sql += " GROUP BY o.categories"
+        return count_categories((row[0], row[1]) for row in self.db.execute(sql, params))
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
         sql = f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?"

@@ -10,7 +10,7 @@ version, recorded and effective time, actor, role, type, student, school, one-li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -26,8 +26,9 @@ from domain.values import Competence
 from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
-SCHEMA_VERSION: Final = 3  # 2: school and open columns, indexes for the overview (ADR 0014);
-# 3: SQLite keys `events` by its rowid (ADR 0014, bulk rebuild)
+#: 2: school and open columns, indexes for the overview; 3: SQLite keys `events` by its rowid
+#: (bulk rebuild); 4: an observation's categories on its own row (all ADR 0014).
+SCHEMA_VERSION: Final = 4
 
 
 @attrs.frozen
@@ -167,14 +168,12 @@ TABLES: Final = (
     ),
     Table(
         "observations",
-        ("observation_id", "student_id", "school", "observed_at", "recorded_at"),
+        # categories: the observation's category codes joined by CATEGORY_SEPARATOR, so the
+        # overview counts them in one range scan of (school, recorded_at), without a lookup
+        # per observation (docs/adr/0014-fast-view-rebuild.md)
+        ("observation_id", "student_id", "school", "observed_at", "recorded_at", "categories"),
         ("observation_id",),
         (("student_id",), ("school", "recorded_at")),
-    ),
-    Table(
-        "observation_categories",
-        ("observation_id", "category"),
-        ("observation_id", "category"),
     ),
     Table(
         "consents",
@@ -216,6 +215,27 @@ TABLES: Final = (
 )
 
 TABLES_BY_NAME: Final = {t.name: t for t in TABLES}
+
+#: Tables of earlier layouts: dropped with the others when SCHEMA_VERSION changes.
+RETIRED_TABLES: Final = ("observation_categories",)  # until 3; now observations.categories
+
+#: Joins an observation's category codes (enum values: never contain it).
+CATEGORY_SEPARATOR: Final = ","
+
+
+def observation_categories(joined: str | None) -> list[str]:
+    """The category codes of an ``observations`` row's ``categories`` column."""
+    return joined.split(CATEGORY_SEPARATOR) if joined else []
+
+
+def count_categories(groups: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    """Observations per category code, from ``(categories column, observations)`` pairs
+    (the view store groups by the column, so this sees one pair per combination)."""
+    counts: dict[str, int] = {}
+    for joined, observations in groups:
+        for category in observation_categories(joined):
+            counts[category] = counts.get(category, 0) + int(observations)
+    return counts
 
 
 @attrs.frozen
@@ -415,12 +435,9 @@ def _student_observation_recorded(
                 "school": school_of(sid),
                 "observed_at": _s(e.observed_at),
                 "recorded_at": _s(e.timestamp),
+                "categories": CATEGORY_SEPARATOR.join(e.categories),
             },
-        ),
-        *[
-            Put("observation_categories", {"observation_id": oid, "category": c})
-            for c in e.categories
-        ],
+        )
     ]
 
 
@@ -430,12 +447,14 @@ def _student_observation_corrected(
 ) -> list[Op]:
     oid = str(e.corrects)
     return [
-        Patch("observations", {"observation_id": oid}, {"observed_at": _s(e.observed_at)}),
-        Delete("observation_categories", {"observation_id": oid}),
-        *[
-            Put("observation_categories", {"observation_id": oid, "category": c})
-            for c in e.categories
-        ],
+        Patch(
+            "observations",
+            {"observation_id": oid},
+            {
+                "observed_at": _s(e.observed_at),
+                "categories": CATEGORY_SEPARATOR.join(e.categories),
+            },
+        )
     ]
 
 
