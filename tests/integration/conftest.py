@@ -141,6 +141,16 @@ def observe_break(miljo: Miljo, student: UUID, text: str = OBSERVATION_TEXT) -> 
     )
 
 
+@contextlib.contextmanager
+def two_writers(location: StoreLocation, clock: FakeClock) -> Iterator[tuple[Miljo, Miljo]]:
+    """Two facades on one store, as two processes would open it (ids that never collide)."""
+    with (
+        open_store(location, clock=clock, ids=SequentialIds()) as first,
+        open_store(location, clock=clock, ids=SequentialIds(10_000)) as second,
+    ):
+        yield first, second
+
+
 def new_sqlite_store(path: Path) -> StoreLocation:
     """Initialise a SQLite store (database file and key folder) at ``path``."""
     location = resolve_store(path)

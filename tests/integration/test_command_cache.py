@@ -40,6 +40,7 @@ from tests.integration.conftest import (
     build_gjesdal,
     observe_break,
     register_test_student,
+    two_writers,
 )
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
@@ -144,10 +145,7 @@ def test_a_write_conflict_evicts_and_the_retry_decides_on_fresh_state(
     sqlite_location: StoreLocation,
 ) -> None:
     clock = FakeClock()
-    with (
-        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
-        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(sqlite_location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         observe_break(first, student, "Fra første")
@@ -191,10 +189,7 @@ def test_another_connections_write_is_seen_by_the_next_command_and_query(
     sqlite_location: StoreLocation,
 ) -> None:
     clock = FakeClock()
-    with (
-        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
-        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(sqlite_location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         observe_break(first, student, "Fra første")
@@ -261,10 +256,7 @@ def test_postgres_fast_forwards_on_every_load(postgres_schema: Any, tmp_path: Pa
 
     location = new_postgres_store(postgres_schema, tmp_path / "pg.keys")
     clock = FakeClock()
-    with (
-        open_store(location, clock=clock, ids=SequentialIds()) as first,
-        open_store(location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(location, clock) as (first, second):
         assert first.app.repository.write_watch is None
         build_gjesdal(first)
         student = register_test_student(first)

@@ -35,6 +35,7 @@ from tests.integration.conftest import (
     new_postgres_store,
     observe_break,
     register_test_student,
+    two_writers,
 )
 from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
@@ -127,10 +128,7 @@ def test_another_writer_in_between_makes_the_chain_read_its_link(
     sqlite_location: StoreLocation,
 ) -> None:
     clock = FakeClock()
-    with (
-        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
-        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(sqlite_location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         other = register_test_student(first, "1002")
@@ -151,10 +149,7 @@ def test_postgres_chains_interleaved_writers(postgres_schema: Any, tmp_path: Pat
     with a write conflict (a rolled-back insert leaves a gap in the positions) in between."""
     location = new_postgres_store(postgres_schema, tmp_path / "keys")
     clock = FakeClock()
-    with (
-        open_store(location, clock=clock, ids=SequentialIds()) as first,
-        open_store(location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         other = register_test_student(first, "1002")
@@ -193,10 +188,7 @@ def test_the_write_watch_is_read_once_per_command(sqlite_location: StoreLocation
 
 def test_a_conflict_reads_the_watch_again(sqlite_location: StoreLocation) -> None:
     clock = FakeClock()
-    with (
-        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
-        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(sqlite_location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         observe_break(second, student, "Lastet")
@@ -275,10 +267,7 @@ def test_a_command_after_another_stores_erasure_seals_under_the_new_key(
     sqlite_location: StoreLocation,
 ) -> None:
     clock = FakeClock()
-    with (
-        open_store(sqlite_location, clock=clock, ids=SequentialIds()) as first,
-        open_store(sqlite_location, clock=clock, ids=SequentialIds(10_000)) as second,
-    ):
+    with two_writers(sqlite_location, clock) as (first, second):
         build_gjesdal(first)
         student = register_test_student(first)
         observe_break(first, student, "Før slettingen")  # first has the erasable key cached
