@@ -174,6 +174,8 @@ class Keyring:
         #: in it: that thread's later lookups in the same call skip the check.
         self._holder: int | None = None
         self._checked = False
+        #: How many times the storage has reported another process's erasure.
+        self._foreign_erasures = 0
 
     @staticmethod
     def create(path: Path) -> None:
@@ -224,8 +226,17 @@ class Keyring:
             return
         if self.storage.changed():
             self._forget()
+            self._foreign_erasures += 1
         if held:
             self._checked = True
+
+    def erasures(self) -> int:
+        """How many erasures by another process this keyring has noticed (checked as a key
+        lookup is: once per facade call). When the number moves, state held in memory, such
+        as cached aggregates, may still hold plaintext that is erased now."""
+        with self._lock:
+            self._refresh()
+            return self._foreign_erasures
 
     # -- one check per facade call (domain.application.ScopeHook) ------------------------------
 
@@ -655,8 +666,7 @@ class PostgresKeyringStorage:
 
         conn = self._conn
         if conn is None or conn.closed:
-            self._conn = None
-            return True
+            return self._listen_again()
         try:
             if select.select([conn.fileno()], [], [], 0)[0]:
                 pgconn = conn.pgconn
@@ -666,10 +676,21 @@ class PostgresKeyringStorage:
                         self._stale = True
         except (psycopg.Error, OSError, ValueError):
             conn.close()
-            self._conn = None
-            return True
+            return self._listen_again()
         stale, self._stale = self._stale, False
         return stale
+
+    def _listen_again(self) -> bool:
+        """After a lost connection: connect and ``LISTEN`` again at once (so the following
+        checks are the cheap kind again) and report the gap as one change; if the server is
+        still away, the next check tries again and reports another."""
+        import psycopg
+
+        self._conn = None
+        self._stale = False
+        with contextlib.suppress(psycopg.Error, ProtectionError, OSError):
+            self._connect()
+        return True
 
     # -- reads and writes --------------------------------------------------------------------
 

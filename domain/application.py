@@ -101,6 +101,11 @@ class ScopeHook(Protocol):
         """The facade call is over: check on every use again."""
         ...
 
+    def erasures(self) -> int:
+        """How many erasures by someone else the hook has noticed so far (checked as at a
+        use). When it moves, cached aggregates may hold plaintext that is erased now."""
+        ...
+
 
 class MiljoRepository(Repository[UUID]):
     """The library's repository with :func:`project_events` as the default projector and an
@@ -129,6 +134,9 @@ class MiljoRepository(Repository[UUID]):
         self._depth = 0
         #: The watch's reading in the current scope (None: not read yet, or no scope).
         self._scope_epoch: int | None = None
+        #: The hooks' erasure counts last seen, and whether this scope has compared them.
+        self._erasures_seen: int | None = None
+        self._erasures_checked = False
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
@@ -152,6 +160,7 @@ class MiljoRepository(Repository[UUID]):
                 return
             self._depth = 1
             self._scope_epoch = None
+            self._erasures_checked = False
             for hook in self.scope_hooks:
                 hook.hold()
             try:
@@ -159,6 +168,7 @@ class MiljoRepository(Repository[UUID]):
             finally:
                 self._depth = 0
                 self._scope_epoch = None
+                self._erasures_checked = False
                 for hook in self.scope_hooks:
                     hook.release()
 
@@ -166,6 +176,7 @@ class MiljoRepository(Repository[UUID]):
         """Read the watch, and let the hooks check, again within the current scope."""
         with self.lock:
             self._scope_epoch = None
+            self._erasures_checked = False
             for hook in self.scope_hooks:
                 hook.recheck()
 
@@ -177,6 +188,20 @@ class MiljoRepository(Repository[UUID]):
         if self._depth:
             self._scope_epoch = epoch
         return epoch
+
+    def _forget_if_erased(self) -> None:
+        """Empty the cache if a hook noticed someone else's erasure since the last look: a
+        cached aggregate may hold the erased plaintext, and a fast-forward would not remove
+        it (it applies only newer events). Once per scope, like the watch."""
+        if self._erasures_checked:
+            return
+        seen = sum(hook.erasures() for hook in self.scope_hooks)
+        if self._depth:
+            self._erasures_checked = True
+        if seen != self._erasures_seen:
+            if self._erasures_seen is not None and self.cache is not None:
+                self.evict(list(self.cache.cache))
+            self._erasures_seen = seen
 
     def get(
         self,
@@ -194,6 +219,7 @@ class MiljoRepository(Repository[UUID]):
             # Read the watch before the store: a write committed after this point changes
             # the next reading, so the next load fast-forwards.
             epoch = self._epoch()
+            self._forget_if_erased()
             try:
                 aggregate: Any = cache.get(aggregate_id)
             except KeyError:

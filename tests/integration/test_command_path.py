@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -25,7 +26,7 @@ from adapters.audit import verify_store
 from adapters.bootstrap import StoreLocation, open_store
 from adapters.chain import ChainedSQLiteApplicationRecorder
 from adapters.keyring import ERASABLE, KeyErased, Keyring
-from adapters.protection import ERASED
+from adapters.protection import ERASED, MiljoCipher
 from domain.application import SNAPSHOT_INTERVALS, project_events
 from domain.facade import Miljo
 from domain.team import Team, team_id
@@ -275,6 +276,69 @@ def test_a_command_after_another_stores_erasure_seals_under_the_new_key(
         observe_break(first, student, "Etter slettingen")
         texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
         assert texts == [ERASED, "Etter slettingen"]
+
+
+def _keyring(miljo: Miljo) -> Keyring:
+    cipher = miljo.app.mapper.cipher
+    assert isinstance(cipher, MiljoCipher)
+    return cipher.keyring
+
+
+def _wait_for_an_erasure(keyring: Keyring, before: int) -> None:
+    """Until ``keyring`` has noticed another store's erasure (on SQLite at once; on
+    PostgreSQL when the ``NOTIFY`` has reached its socket, a round trip later)."""
+    for _ in range(500):
+        if keyring.erasures() != before:
+            return
+        time.sleep(0.01)
+    pytest.fail("the erasure never reached the other store's keyring")
+
+
+def test_another_stores_erasure_empties_this_stores_aggregate_cache(
+    store_location: StoreLocation,
+) -> None:
+    """Erased plaintext must not outlive the erasure in another process's aggregate cache:
+    a fast-forward applies only newer events, so the cache is emptied instead."""
+    clock = FakeClock()
+    with two_writers(store_location, clock) as (first, second):
+        build_gjesdal(first)
+        student = register_test_student(first)
+        observe_break(first, student, "Svært personlig tekst")
+        first.raise_concern(COORDINATOR, student, summary="Bekymring med navn")
+        case = first.student_case(COORDINATOR, student)  # cached in first, plaintext and all
+        assert [o.text for o in case.observations] == ["Svært personlig tekst"]
+        before = _keyring(first).erasures()
+        second.erase_personal_data(REKTOR, student, basis="request")
+        _wait_for_an_erasure(_keyring(first), before)
+        case = first.student_case(COORDINATOR, student)
+        assert [o.text for o in case.observations] == [ERASED]
+        assert [c.text for c in case.concerns] == [ERASED]
+        cache = first.app.repository.cache
+        assert cache is not None
+        held = repr([vars(entry[3]) for entry in cache.cache.values()])
+        assert "Svært personlig tekst" not in held
+        assert "Bekymring med navn" not in held
+        # Work goes on in both: new data is sealed under the student's new key.
+        observe_break(first, student, "Etter slettingen")
+        texts = [o.text for o in second.student_case(COORDINATOR, student).observations]
+        assert texts == [ERASED, "Etter slettingen"]
+
+
+def test_without_an_erasure_elsewhere_the_cache_is_kept(sqlite_location: StoreLocation) -> None:
+    """Another store's ordinary writes (a new student, an observation) leave the cache be."""
+    clock = FakeClock()
+    with two_writers(sqlite_location, clock) as (first, second):
+        build_gjesdal(first)
+        student = register_test_student(first)
+        observe_break(first, student)
+        first.student_case(COORDINATOR, student)
+        cache = first.app.repository.cache
+        assert cache is not None
+        cached = cache.cache[student][3]
+        other = register_test_student(second, "1002")
+        observe_break(second, other)
+        first.student_case(COORDINATOR, student)
+        assert cache.cache[student][3] is cached
 
 
 # -- snapshots of aggregates without personal data are taken from the saved object -----------

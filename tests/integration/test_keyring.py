@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -507,3 +508,45 @@ def test_the_key_cache_is_bounded_and_reopens_forgotten_keys(
         assert len(ring._keys) <= 8
     finally:
         ring.close()
+
+
+def _wait_for_erasures(ring: Keyring, count: int) -> None:
+    """Until ``ring`` has noticed ``count`` erasures (what reaches its socket does so a round
+    trip after the fact); never past it."""
+    for _ in range(500):
+        seen = ring.erasures()
+        assert seen <= count
+        if seen == count:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"the keyring noticed {ring.erasures()} erasures, not {count}")
+
+
+@pytest.mark.postgres
+def test_a_lost_listening_connection_counts_once_then_listens_again(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    """The PostgreSQL keyring learns of other processes' erasures by ``LISTEN``. When its
+    connection is lost, a notification may have been missed: that counts as one erasure
+    (caches are dropped), the connection is made again at once, and later erasures are
+    noticed on it, so a keyring whose keys are all cached does not report every check as
+    an erasure until its next storage read."""
+    where = Where("postgres", tmp_path, postgres_schema)
+    ring, other = where.keyring(), where.keyring()
+    try:
+        ring.current(SUBJECT, ERASABLE)
+        assert ring.erasures() == 0
+        storage = ring.storage
+        assert isinstance(storage, PostgresKeyringStorage)
+        pid = storage._connection().info.backend_pid  # its one connection
+        with admin_connection(postgres_schema) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        _wait_for_erasures(ring, 1)  # the gap (once the server has closed the socket)
+        assert ring.erasures() == 1  # listening again: no further change
+        assert other.erase(SUBJECT) == 1
+        _wait_for_erasures(ring, 2)  # noticed on the new connection
+        with pytest.raises(KeyErased):
+            ring.get(SUBJECT, ERASABLE, 1)
+    finally:
+        ring.close()
+        other.close()
