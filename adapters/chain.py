@@ -31,6 +31,7 @@ from eventsourcing.sqlite import (
 )
 
 from adapters.keys import SEALING_KEY, KeyFileError, read_key
+from adapters.sqlitesnapshots import MiljoSQLiteSnapshotRecorder
 
 GENESIS: Final = bytes(32)
 CHAIN_TABLE: Final = "miljo_chain"  # (spelled out in the SQL below)
@@ -154,7 +155,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 class MiljoSQLiteFactory(SQLiteFactory):
-    """The library's SQLite factory with the chained application recorder."""
+    """The library's SQLite factory with the chained application recorder, and snapshots in
+    a rowid table (adapters.sqlitesnapshots)."""
+
+    aggregate_recorder_class = MiljoSQLiteSnapshotRecorder
 
     def application_recorder(self) -> ApplicationRecorder:
         keys_dir = self.env.get(ENV_SEALING_KEYS_DIR)
