@@ -64,9 +64,12 @@ class MiljoGroup(click.Group):
 @click.option(
     "--as",
     "actor",
-    metavar="ROLE:PERSON-ID",
+    metavar="ROLE:PERSON-ID[@SCHOOL,...]",
     envvar="MILJO_ACTOR",
-    help="Who acts, e.g. miljokoordinator:p-17 (env MILJO_ACTOR).",
+    help=(
+        "Who acts, and for which schools: e.g. miljokoordinator:p-17@gjesdal. Every role "
+        "but admin and auditor needs @SCHOOL (env MILJO_ACTOR)."
+    ),
 )
 @click.option(
     "--debug",
@@ -79,9 +82,11 @@ class MiljoGroup(click.Group):
 def cli(ctx: click.Context, store: str | None, actor: str | None, debug: bool) -> None:
     """Case and resource records for schools with miljøterapeuter.
 
-    Every command acts as a person in a role (--as ROLE:PERSON-ID), on one store
-    (--store PATH, default $MILJO_HOME/miljo.sqlite). Students are named by school
-    and student number (--school CODE NUMBER). Read commands take --json.
+    Every command acts as a person in a role at their schools
+    (--as ROLE:PERSON-ID@SCHOOL[,SCHOOL...]; admin and auditor act for every school
+    and give no @SCHOOL), on one store (--store PATH, default
+    $MILJO_HOME/miljo.sqlite). Students are named by school and student number
+    (--school CODE NUMBER). Read commands take --json.
 
     \b
     Example:
