@@ -82,18 +82,21 @@ class MiljoGroup(click.Group):
 def cli(ctx: click.Context, store: str | None, actor: str | None, debug: bool) -> None:
     """Case and resource records for schools with miljøterapeuter.
 
-    Every command acts as a person in a role at their schools
-    (--as ROLE:PERSON-ID@SCHOOL[,SCHOOL...]; admin and auditor act for every school
-    and give no @SCHOOL), on one store (--store PATH, default
-    $MILJO_HOME/miljo.sqlite). Students are named by school and student number
-    (--school CODE NUMBER). Read commands take --json.
+    Every command acts as a person in a role at their schools, on one store
+    (--store PATH, default $MILJO_HOME/miljo.sqlite). Students are named by school
+    and student number (--school CODE NUMBER). Read commands take --json.
+
+    \b
+    Who acts (--as, or MILJO_ACTOR):
+      ROLE:PERSON-ID@SCHOOL[,SCHOOL...]   e.g. miljokoordinator:p-17@gjesdal
+      admin:PERSON-ID, auditor:PERSON-ID  (they act for every school)
 
     \b
     Example:
       export MILJO_HOME=~/miljo MILJO_ACTOR=admin:p-admin
       miljo store init
       miljo school register gjesdal --name "Gjesdal ungdomsskole" --trinn 8-10
-      miljo student show --school gjesdal 1001 --json
+      miljo --as rektor:p-3@gjesdal student show --school gjesdal 1001 --json
     """
     context = CliContext(store=store, actor_text=actor, debug=debug)
     ctx.obj = context
