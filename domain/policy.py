@@ -347,7 +347,10 @@ def scope_denied(actor: Actor, operation: Operation, schools: Iterable[str]) -> 
         return AccessDenied(actor.role.value, f"{describe(operation)} without a known school")
     for school in targets:
         if not in_school_scope(actor, school):
-            return AccessDenied(actor.role.value, f"{describe(operation)} at school {school}")
+            return AccessDenied(
+                actor.role.value,
+                f"{describe(operation)} at school {school}, not one of its schools",
+            )
     return None
 
 

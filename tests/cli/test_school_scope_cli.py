@@ -45,7 +45,7 @@ def test_a_foreign_school_is_access_denied_and_nothing_is_written(
     before = school.stored_events()
     line = school.fails(exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", *command)
     assert line.startswith("miljo: error: access denied: role rektor may not ")
-    assert line.endswith(" at school gjesdal")
+    assert line.endswith(" at school gjesdal, not one of its schools")
     assert not any(part in line for part in NAME_PARTS)
     assert school.stored_events() == before
 
@@ -124,7 +124,7 @@ def test_the_installed_command_applies_the_scope(school: Cli) -> None:
     # The first step refused is finding the student by number at the school.
     assert foreign.stderr == (
         "miljo: error: access denied: role miljokoordinator may not read a school "
-        "at school gjesdal\n"
+        "at school gjesdal, not one of its schools\n"
     )
     missing = run("miljokoordinator:p-17", "student", "show", *STUDENT)
     assert (missing.returncode, missing.stdout) == (exit_codes.USAGE_ERROR, "")

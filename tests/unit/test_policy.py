@@ -657,7 +657,8 @@ def test_every_role_in_and_out_of_scope(role: str, schools: frozenset[str]) -> N
         else:
             assert isinstance(outside, AccessDenied)
             first = OTHER if OWN in schools else OWN  # the first school outside, in order
-            assert str(outside) == f"role {role} may not {describe_op(operation)} at school {first}"
+            expected = f"{describe_op(operation)} at school {first}, not one of its schools"
+            assert str(outside) == f"role {role} may not {expected}"
 
 
 def describe_op(operation: Operation) -> str:
@@ -679,7 +680,10 @@ def test_the_refusal_names_the_first_school_outside_the_scope_in_order() -> None
     actor = Actor("p-1", Role.REKTOR, schools={"b-skole"})
     refusal = scope_denied(actor, Operation.READ_OVERVIEW, ["d-skole", "b-skole", "c-skole"])
     assert refusal is not None
-    assert refusal.operation == "read the ressursteam overview at school c-skole"
+    assert (
+        refusal.operation
+        == "read the ressursteam overview at school c-skole, not one of its schools"
+    )
 
 
 @settings(max_examples=200)
