@@ -1,9 +1,11 @@
 """The embedding API: one typed facade over the whole core.
 
-Every method takes the acting person first. Commands load the aggregates they need, call one
-command on them, save every resulting event in one transaction and return the new id (if
-any). Queries return attrs value objects, never library objects. A command that collides with
-a concurrent writer is re-run from a fresh load up to ``max_attempts`` times, then raised as
+Every method takes the acting person first and is checked against the access policy
+(domain/policy.py): the school scope of the call (its school, its student's or its meeting's),
+then the role matrix. Commands load the aggregates they need, call one command on them, save
+every resulting event in one transaction and return the new id (if any). Queries return attrs
+value objects, never library objects. A command that collides with a concurrent writer is
+re-run from a fresh load up to ``max_attempts`` times, then raised as
 :class:`~domain.errors.ConcurrencyConflict`. A refused command writes nothing.
 
 Obtain an instance from the composition root (``adapters.bootstrap.open_store``).
@@ -1903,6 +1905,9 @@ class Miljo:
         )
 
     # -- views: overview and history -------------------------------------------------------------
+
+    # catch_up, rebuild_views and event_count take no actor and so have no school scope: store
+    # plumbing that neither reads nor changes case content (policy.LIFECYCLE_METHODS).
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Bring the read models up to date with the store; returns events applied."""
