@@ -851,17 +851,18 @@ class _School(ABC):
         self.class_sizes = _distribute(total, [c.weight for c in model.classes])
         code = self.code
         self.office = Actor(f"{code}.kontor", Role.ADMIN)
-        self.rektor = Actor(f"{code}.rektor", Role.REKTOR)
-        self.inspektor = Actor(f"{code}.insp1", Role.INSPEKTOR)
-        self.inspektor2 = Actor(f"{code}.insp2", Role.INSPEKTOR)
-        self.sped = Actor(f"{code}.spesped", Role.SPESIALPEDAGOGISK_ANSVARLIG)
+        self.rektor = self.staff(f"{code}.rektor", Role.REKTOR)
+        self.inspektor = self.staff(f"{code}.insp1", Role.INSPEKTOR)
+        self.inspektor2 = self.staff(f"{code}.insp2", Role.INSPEKTOR)
+        self.sped = self.staff(f"{code}.spesped", Role.SPESIALPEDAGOGISK_ANSVARLIG)
         self.teachers = {
-            c.name: Actor(f"{code}.kl{i:02d}", Role.LAERER) for i, c in enumerate(model.classes, 1)
+            c.name: self.staff(f"{code}.kl{i:02d}", Role.LAERER)
+            for i, c in enumerate(model.classes, 1)
         }
         self.coordinator = (
-            Actor(self.member_id(model.coordinator), Role.MILJOKOORDINATOR)
+            self.staff(self.member_id(model.coordinator), Role.MILJOKOORDINATOR)
             if model.coordinator is not None
-            else Actor(f"{code}.leder", Role.INSPEKTOR)
+            else self.staff(f"{code}.leder", Role.INSPEKTOR)
         )
         self.ledger = _Ledger()
         self.pupils: list[_Pupil] = []
@@ -885,8 +886,13 @@ class _School(ABC):
     def member_id(self, key: str) -> str:
         return f"{self.code}.{key}"
 
+    def staff(self, person_id: str, role: Role) -> Actor:
+        """A person of this school's staff, acting for this school only (the access
+        policy's school scope)."""
+        return Actor(person_id, role, schools={self.code})
+
     def mt_actor(self, member_id: str) -> Actor:
-        return Actor(member_id, Role.MILJOTERAPEUT)
+        return self.staff(member_id, Role.MILJOTERAPEUT)
 
     @property
     def student_count(self) -> int:
@@ -2384,8 +2390,10 @@ class _Strinda(_School):
     ) -> None:
         super().__init__(engine, model, copy, seed, students_factor)
         self.leader = self.coordinator
-        self.counsellors = [Actor(f"{self.code}.radgiver{i}", Role.LAERER) for i in range(1, 5)]
-        self.ot = Actor(f"{self.code}.ot", Role.LAERER)
+        self.counsellors = [
+            self.staff(f"{self.code}.radgiver{i}", Role.LAERER) for i in range(1, 5)
+        ]
+        self.ot = self.staff(f"{self.code}.ot", Role.LAERER)
         self.school_wide: dict[str, UUID] = {}
 
     def sto_pupils(self) -> list[_Pupil]:

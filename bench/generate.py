@@ -207,7 +207,7 @@ CATEGORIES: Final = ("wellbeing", "social", "conflict", "bullying", "absence", "
 class SchoolInfo:
     code: str
     model: str
-    coordinator: str  # ROLE:PERSON-ID
+    coordinator: str  # ROLE:PERSON-ID@SCHOOL
     rektor: str
 
 
@@ -254,7 +254,9 @@ class Manifest:
 
 
 def actor_text(actor: Actor) -> str:
-    return f"{actor.role.value}:{actor.person_id}"
+    """``ROLE:PERSON-ID[@SCHOOL,...]``, as ``Actor.parse`` reads it back."""
+    schools = f"@{','.join(sorted(actor.schools))}" if actor.schools else ""
+    return f"{actor.role.value}:{actor.person_id}{schools}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,9 +64,12 @@ class MiljoGroup(click.Group):
 @click.option(
     "--as",
     "actor",
-    metavar="ROLE:PERSON-ID",
+    metavar="ROLE:PERSON-ID[@SCHOOL,...]",
     envvar="MILJO_ACTOR",
-    help="Who acts, e.g. miljokoordinator:p-17 (env MILJO_ACTOR).",
+    help=(
+        "Who acts, and for which schools: e.g. miljokoordinator:p-17@gjesdal. Every role "
+        "but admin and auditor needs @SCHOOL (env MILJO_ACTOR)."
+    ),
 )
 @click.option(
     "--debug",
@@ -79,16 +82,21 @@ class MiljoGroup(click.Group):
 def cli(ctx: click.Context, store: str | None, actor: str | None, debug: bool) -> None:
     """Case and resource records for schools with miljøterapeuter.
 
-    Every command acts as a person in a role (--as ROLE:PERSON-ID), on one store
+    Every command acts as a person in a role at their schools, on one store
     (--store PATH, default $MILJO_HOME/miljo.sqlite). Students are named by school
     and student number (--school CODE NUMBER). Read commands take --json.
+
+    \b
+    Who acts (--as, or MILJO_ACTOR):
+      ROLE:PERSON-ID@SCHOOL[,SCHOOL...]   e.g. miljokoordinator:p-17@gjesdal
+      admin:PERSON-ID, auditor:PERSON-ID  (they act for every school)
 
     \b
     Example:
       export MILJO_HOME=~/miljo MILJO_ACTOR=admin:p-admin
       miljo store init
       miljo school register gjesdal --name "Gjesdal ungdomsskole" --trinn 8-10
-      miljo student show --school gjesdal 1001 --json
+      miljo --as rektor:p-3@gjesdal student show --school gjesdal 1001 --json
     """
     context = CliContext(store=store, actor_text=actor, debug=debug)
     ctx.obj = context

@@ -660,7 +660,7 @@ def restrict(
 
     \b
     Example:
-      miljo --as rektor:p-rektor student restrict --school gjesdal 1001 --scope vedtak \\
+      miljo --as rektor:p-rektor@gjesdal student restrict --school gjesdal 1001 --scope vedtak \\
         --reason "Klage til Statsforvalteren"
     """
     cli.miljo.restrict_records(
@@ -689,7 +689,7 @@ def lift_restriction(
 
     \b
     Example:
-      miljo --as rektor:p-rektor student lift-restriction --school gjesdal 1001 \\
+      miljo --as rektor:p-rektor@gjesdal student lift-restriction --school gjesdal 1001 \\
         --scope vedtak --reason "Klagen er avgjort"
     """
     cli.miljo.lift_restriction(
@@ -738,7 +738,7 @@ def erase(
 
     \b
     Example:
-      miljo --as rektor:p-rektor student erase --school gjesdal 1001 --basis request --yes
+      miljo --as rektor:p-rektor@gjesdal student erase --school gjesdal 1001 --basis request --yes
     """
     if not confirmed:
         raise click.UsageError(

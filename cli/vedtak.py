@@ -142,7 +142,7 @@ def decide(
 
     \b
     Example:
-      miljo --as rektor:p-rektor vedtak decide VEDTAK-ID --miljoterapeut 380 \\
+      miljo --as rektor:p-rektor@gjesdal vedtak decide VEDTAK-ID --miljoterapeut 380 \\
         --organisation "I klassen og i liten gruppe" --content "Sosial trening" \\
         --reasons "Etter PPTs tilråding" --from 2024-09-16 --to 2025-06-20
     """
@@ -264,7 +264,7 @@ def amend(
 
     \b
     Example:
-      miljo --as rektor:p-rektor vedtak amend VEDTAK-ID --miljoterapeut 420 \\
+      miljo --as rektor:p-rektor@gjesdal vedtak amend VEDTAK-ID --miljoterapeut 420 \\
         --organisation "I klassen" --content "Sosial trening" --reasons "Ny tilråding" \\
         --to 2025-06-20
     """
@@ -372,7 +372,7 @@ def revoke(cli: CliContext, vedtak_id: UUID, reasons: str, on: date | None, as_j
 
     \b
     Example:
-      miljo --as rektor:p-rektor vedtak revoke VEDTAK-ID --reasons "Behovet er borte"
+      miljo --as rektor:p-rektor@gjesdal vedtak revoke VEDTAK-ID --reasons "Behovet er borte"
     """
     cli.miljo.revoke_vedtak(cli.actor, vedtak_id, reasons=reasons, revoked_on=on)
     render.report(as_json, "vedtak revoke", f"Revoked vedtak {vedtak_id}")

@@ -16,6 +16,7 @@ import click
 
 from adapters.bootstrap import StoreLocation, open_store, resolve_store
 from domain.facade import Miljo
+from domain.policy import is_school_bound
 from domain.ports import Clock
 from domain.values import Actor
 
@@ -85,13 +86,26 @@ class CliContext:
 
     @property
     def actor(self) -> Actor:
-        """The acting person from ``--as``/``MILJO_ACTOR`` (a usage error when missing)."""
+        """The acting person from ``--as``/``MILJO_ACTOR``: a usage error when missing, when a
+        school-bound role names no school, or when a municipality-wide role (admin, auditor)
+        names one (it would suggest a limit that does not exist)."""
         if not self.actor_text:
             raise click.UsageError(
-                "no acting person: give --as ROLE:PERSON-ID (or set MILJO_ACTOR), "
-                "e.g. --as miljokoordinator:p-17"
+                "no acting person: give --as ROLE:PERSON-ID@SCHOOL (or set MILJO_ACTOR), "
+                "e.g. --as miljokoordinator:p-17@gjesdal"
             )
-        return Actor.parse(self.actor_text)
+        actor = Actor.parse(self.actor_text)
+        role = actor.role.value
+        if is_school_bound(actor.role) and not actor.schools:
+            raise click.UsageError(
+                f"role {role} acts only for its schools: give --as {role}:PERSON-ID@SCHOOL"
+                f"[,SCHOOL...] (or set MILJO_ACTOR), e.g. --as {role}:p-17@gjesdal"
+            )
+        if not is_school_bound(actor.role) and actor.schools:
+            raise click.UsageError(
+                f"role {role} acts for every school: give --as {role}:PERSON-ID without @SCHOOL"
+            )
+        return actor
 
     def close(self) -> None:
         if self._miljo is not None:

@@ -1,9 +1,11 @@
 """The embedding API: one typed facade over the whole core.
 
-Every method takes the acting person first. Commands load the aggregates they need, call one
-command on them, save every resulting event in one transaction and return the new id (if
-any). Queries return attrs value objects, never library objects. A command that collides with
-a concurrent writer is re-run from a fresh load up to ``max_attempts`` times, then raised as
+Every method takes the acting person first and is checked against the access policy
+(domain/policy.py): the school scope of the call (its school, its student's or its meeting's),
+then the role matrix. Commands load the aggregates they need, call one command on them, save
+every resulting event in one transaction and return the new id (if any). Queries return attrs
+value objects, never library objects. A command that collides with a concurrent writer is
+re-run from a fresh load up to ``max_attempts`` times, then raised as
 :class:`~domain.errors.ConcurrencyConflict`. A refused command writes nothing.
 
 Obtain an instance from the composition root (``adapters.bootstrap.open_store``).
@@ -54,6 +56,8 @@ from domain.policy import (
     Relation,
     decide,
     denied,
+    is_school_bound,
+    scope_denied,
 )
 from domain.ports import Clock, CountsEvents, IdFactory, KeyedHasher, Protection, ViewStore
 from domain.school import School, school_id
@@ -394,13 +398,24 @@ class Miljo:
         actor: Actor,
         method: str,
         *,
+        school: str | None = None,
         student_id: UUID | None = None,
         meeting_id: UUID | None = None,
         reason: str | None = None,
         restricted: bool = False,
     ) -> Decision:
-        """Apply the role matrix to one call; raise AccessDenied when it refuses."""
+        """Apply the school scope, then the role matrix, to one call; raise AccessDenied when
+        either refuses. The call's schools are ``school`` (the method's explicit school) and
+        the schools of ``student_id`` and ``meeting_id`` (a vedtak's caller passes its
+        student): every one must be in the actor's scope. An unknown student or meeting is
+        NotFound, as it would be for the command itself."""
         operation = FACADE_OPERATIONS[method]
+        if is_school_bound(actor.role):
+            refusal = scope_denied(
+                actor, operation, self._schools_of(school, student_id, meeting_id)
+            )
+            if refusal is not None:
+                raise refusal
         relation = Relation.NONE
         if POLICY[operation][actor.role] is Grant.NEED_TO_KNOW:
             relation = self._relation(actor, student_id, meeting_id)
@@ -416,6 +431,19 @@ class Miljo:
         if not decision.allowed:
             raise denied(request)
         return decision
+
+    def _schools_of(
+        self, school: str | None, student_id: UUID | None, meeting_id: UUID | None
+    ) -> set[str]:
+        """The schools a call touches (for the scope check of a school-bound actor)."""
+        schools: set[str] = set()
+        if school is not None:
+            schools.add(check_school_code(school))
+        if student_id is not None:
+            schools.add(self._student(student_id).school_code)
+        if meeting_id is not None:
+            schools.add(self._meeting(meeting_id).school_code)
+        return schools
 
     def _relation(self, actor: Actor, student_id: UUID | None, meeting_id: UUID | None) -> Relation:
         """How the actor is tied to the student (or meeting): need-to-know."""
@@ -526,7 +554,7 @@ class Miljo:
     def register_school(
         self, actor: Actor, *, code: str, name: str, first_trinn: int, last_trinn: int
     ) -> UUID:
-        self._authorize(actor, "register_school")
+        self._authorize(actor, "register_school", school=code)
 
         def command(at: datetime) -> UUID:
             if self._find(School, school_id(check_school_code(code))) is not None:
@@ -546,7 +574,7 @@ class Miljo:
 
     @_exclusive
     def add_class(self, actor: Actor, *, school: str, trinn: int, class_name: str) -> None:
-        self._authorize(actor, "add_class")
+        self._authorize(actor, "add_class", school=school)
 
         def command(at: datetime) -> None:
             aggregate = self._school(school)
@@ -557,7 +585,7 @@ class Miljo:
 
     @_exclusive
     def school(self, actor: Actor, code: str) -> SchoolView:
-        self._authorize(actor, "school")
+        self._authorize(actor, "school", school=code)
         aggregate = self._school(code)
         return SchoolView(
             school_id=aggregate.id,
@@ -572,7 +600,7 @@ class Miljo:
     @_exclusive
     def students_of(self, actor: Actor, school: str) -> list[UUID]:
         """Ids of the school's active students (no personal data)."""
-        self._authorize(actor, "students_of")
+        self._authorize(actor, "students_of", school=school)
         return list(self._school(school).active_students)
 
     # -- students --------------------------------------------------------------------------------
@@ -590,7 +618,7 @@ class Miljo:
         registered_on: date | None = None,
     ) -> UUID:
         """Register a student at a school; the number is held only as a keyed hash."""
-        self._authorize(actor, "register_student")
+        self._authorize(actor, "register_student", school=school)
         student_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -617,7 +645,7 @@ class Miljo:
     @_exclusive
     def find_student(self, actor: Actor, *, school: str, student_number: str) -> UUID:
         """Resolve school + student number to the student's id (NotFound if unknown)."""
-        self._authorize(actor, "find_student")
+        self._authorize(actor, "find_student", school=school)
         found = self._school(school).student_by_key(self._number_key(school, student_number))
         if found is None:
             raise NotFound("student", f"number at school {school}")
@@ -1366,7 +1394,7 @@ class Miljo:
 
     @_exclusive
     def form_team(self, actor: Actor, *, school: str, name: str) -> UUID:
-        self._authorize(actor, "form_team")
+        self._authorize(actor, "form_team", school=school)
 
         def command(at: datetime) -> UUID:
             self._school(school)
@@ -1401,7 +1429,7 @@ class Miljo:
         position_percent: Decimal | int | str,
         joined_on: date | None = None,
     ) -> None:
-        self._authorize(actor, "add_member")
+        self._authorize(actor, "add_member", school=school)
         self._team_command(
             actor,
             school,
@@ -1426,7 +1454,7 @@ class Miljo:
         position_percent: Decimal | int | str,
         effective_from: date,
     ) -> None:
-        self._authorize(actor, "change_position")
+        self._authorize(actor, "change_position", school=school)
         self._team_command(
             actor,
             school,
@@ -1444,7 +1472,7 @@ class Miljo:
     def appoint_coordinator(
         self, actor: Actor, *, school: str, member_id: str, effective_from: date | None = None
     ) -> None:
-        self._authorize(actor, "appoint_coordinator")
+        self._authorize(actor, "appoint_coordinator", school=school)
         self._team_command(
             actor,
             school,
@@ -1475,7 +1503,7 @@ class Miljo:
     ) -> UUID:
         """Assign a team member's weekly minutes to a student (under a vedtak in force for
         that student), a class, a trinn, SFO or school-wide work."""
-        self._authorize(actor, "assign", student_id=student_id)
+        self._authorize(actor, "assign", school=school, student_id=student_id)
         assignment_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -1533,7 +1561,7 @@ class Miljo:
         ended_on: date,
         reason: str,
     ) -> None:
-        self._authorize(actor, "end_assignment")
+        self._authorize(actor, "end_assignment", school=school)
         self._team_command(
             actor,
             school,
@@ -1547,7 +1575,7 @@ class Miljo:
     def rotate_assignment(
         self, actor: Actor, *, school: str, assignment_id: UUID, to_member_id: str, on: date
     ) -> UUID:
-        self._authorize(actor, "rotate_assignment")
+        self._authorize(actor, "rotate_assignment", school=school)
         new_id = self.ids.new_id()
 
         def act(team: Team, at: datetime) -> UUID:
@@ -1567,7 +1595,7 @@ class Miljo:
     def record_member_left(
         self, actor: Actor, *, school: str, member_id: str, left_on: date
     ) -> None:
-        self._authorize(actor, "record_member_left")
+        self._authorize(actor, "record_member_left", school=school)
         self._team_command(
             actor,
             school,
@@ -1579,7 +1607,7 @@ class Miljo:
 
     @_exclusive
     def team(self, actor: Actor, school: str, *, on: date | None = None) -> TeamView:
-        self._authorize(actor, "team")
+        self._authorize(actor, "team", school=school)
         team = self._team(school)
         day = on or self._today(self._now())
         return TeamView(
@@ -1598,7 +1626,7 @@ class Miljo:
     def schedule_meeting(
         self, actor: Actor, *, school: str, kind: str, scheduled_at: datetime
     ) -> UUID:
-        self._authorize(actor, "schedule_meeting")
+        self._authorize(actor, "schedule_meeting", school=school)
         meeting_id = self.ids.new_id()
 
         def command(at: datetime) -> UUID:
@@ -1878,6 +1906,9 @@ class Miljo:
 
     # -- views: overview and history -------------------------------------------------------------
 
+    # catch_up, rebuild_views and event_count take no actor and so have no school scope: store
+    # plumbing that neither reads nor changes case content (policy.LIFECYCLE_METHODS).
+
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Bring the read models up to date with the store; returns events applied."""
         return self.views.catch_up(progress)
@@ -1890,7 +1921,7 @@ class Miljo:
         self, actor: Actor, *, school: str, trinn: int | None = None, on: date | None = None
     ) -> Overview:
         """The ressursteam overview of a school (optionally one trinn) on a date."""
-        self._authorize(actor, "overview")
+        self._authorize(actor, "overview", school=school)
         check_school_code(school)
         if trinn is not None:
             check_trinn(trinn)

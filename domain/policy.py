@@ -23,14 +23,24 @@ stated reason, whatever the other grants say; a ``BREAK_GLASS`` cell on either s
 read. A restricted record is read-only: every write operation on it is refused (archive beats
 erasure, so ``ERASE_PERSONAL_DATA`` on a restricted record is refused too).
 
-School scope is not part of this table: an :class:`~domain.values.Actor` carries no school, so
-"the coordinator sees the whole picture *of its school*" must be enforced where actors are
-bound to schools.
+School scope (checked before the matrix, :func:`in_school_scope`)
+    A municipality keeps all its schools in one store, so a grant is a grant *at the schools
+    the actor works at*. ``admin`` and ``auditor`` act for the whole municipality (store
+    set-up, supervision); every other role acts only on the schools in ``Actor.schools``,
+    which the embedding application sets when it authenticates the person. An actor of a
+    school-bound role with no schools may do nothing school-related. The facade finds the
+    school(s) every call touches (the explicit ``school`` argument, the student's school, the
+    meeting's school; a vedtak's through its student) and refuses the call, before any
+    relation is computed, when one of them is outside the actor's scope; a call whose school
+    cannot be found is refused too (fail closed). A stated reason does not widen the scope:
+    break-glass opens a cell of the matrix, never another school. The refusal is an
+    :class:`~domain.errors.AccessDenied` naming the role, the operation and the school code
+    only (:func:`scope_denied`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -303,6 +313,45 @@ POLICY: Final[Mapping[Operation, Mapping[Role, Grant]]] = MappingProxyType(
         Operation.ADMIN_STORE: _row(_D, _D, _D, _D, _D, _D, _D, _A),
     }
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# School scope
+# ---------------------------------------------------------------------------------------------
+
+#: Roles that act for every school of the municipality: the store's administrator (who
+#: registers schools and imports rosters) and the auditor (supervision, the privacy officer).
+#: Every other role is bound to the schools in ``Actor.schools``.
+MUNICIPALITY_WIDE: Final = frozenset({Role.ADMIN, Role.AUDITOR})
+
+
+def is_school_bound(role: Role) -> bool:
+    """Whether ``role`` acts only on the schools its actor names."""
+    return role not in MUNICIPALITY_WIDE
+
+
+def in_school_scope(actor: Actor, school: str) -> bool:
+    """Whether ``actor`` may act on ``school`` at all (the matrix then decides what). Pure."""
+    return not is_school_bound(actor.role) or school in actor.schools
+
+
+def scope_denied(actor: Actor, operation: Operation, schools: Iterable[str]) -> AccessDenied | None:
+    """The refusal for a call on ``schools`` (every school the call touches) by ``actor``, or
+    None when all of them are in its scope. Fails closed: a school-bound actor is refused a
+    call whose school is unknown (an empty ``schools``). Names the role, the operation and
+    the school code only."""
+    targets = sorted(set(schools))
+    if not targets:
+        if not is_school_bound(actor.role):
+            return None
+        return AccessDenied(actor.role.value, f"{describe(operation)} without a known school")
+    for school in targets:
+        if not in_school_scope(actor, school):
+            return AccessDenied(
+                actor.role.value,
+                f"{describe(operation)} at school {school}, not one of its schools",
+            )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

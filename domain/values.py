@@ -11,7 +11,7 @@ Conventions (see docs/adr/0003-event-schema.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
@@ -240,24 +240,51 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+def _school_codes(value: Iterable[str]) -> frozenset[str]:
+    """An actor's schools: valid school codes, frozen (a bare string is refused, not split)."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidValue("actor schools", "must be a collection of school codes")
+    return frozenset(check_school_code(code) for code in value)
+
+
 @attrs.frozen
 class Actor:
-    """Who performs a command: an opaque person id and the role they act in."""
+    """Who performs a command: an opaque person id, the role they act in and the schools they
+    act for (codes). The embedding application authenticates the person and knows where they
+    work; the core only reads these fields. Whether a role is bound to its schools or acts for
+    the whole municipality is the access policy's rule (``domain.policy.in_school_scope``).
+    Events record the person id and role only, never the schools."""
 
     person_id: str = attrs.field(converter=check_person_id)
     role: Role = attrs.field(converter=Role)
+    schools: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_school_codes, kw_only=True
+    )
 
     @classmethod
     def parse(cls, text: str) -> Actor:
-        """Parse ``ROLE:PERSON-ID`` (the CLI's ``--as`` format)."""
-        role, sep, person = text.partition(":")
+        """Parse ``ROLE:PERSON-ID[@SCHOOL[,SCHOOL...]]`` (the CLI's ``--as`` format), e.g.
+        ``miljokoordinator:p-17@gjesdal``. Only the format is checked here; whether the role
+        needs schools is the CLI's and the policy's concern."""
+        role, sep, rest = text.partition(":")
         if not sep:
-            raise InvalidValue("actor", "must look like ROLE:PERSON-ID, e.g. miljokoordinator:p-17")
+            raise InvalidValue(
+                "actor", "must look like ROLE:PERSON-ID@SCHOOL, e.g. miljokoordinator:p-17@gjesdal"
+            )
+        person, at, codes = rest.partition("@")
         try:
-            return cls(person_id=person, role=Role(role))
+            parsed_role = Role(role)
         except ValueError:
             roles = ", ".join(r.value for r in Role)
             raise InvalidValue("actor role", f"must be one of: {roles}") from None
+        schools: list[str] = []
+        if at:
+            schools = codes.split(",")
+            if not all(schools):
+                raise InvalidValue(
+                    "actor schools", "must be school codes separated by commas after '@'"
+                )
+        return cls(person_id=person, role=parsed_role, schools=schools)
 
 
 # ---------------------------------------------------------------------------------------------

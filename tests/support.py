@@ -26,12 +26,17 @@ FIGURES_PROPERTY = "miljo_fault_figures"
 
 T0 = datetime(2024, 8, 19, 8, 0, tzinfo=UTC)  # first school day of autumn term 2024
 
-COORDINATOR = Actor(person_id="p-coord", role=Role.MILJOKOORDINATOR)
-REKTOR = Actor(person_id="p-rektor", role=Role.REKTOR)
-INSPEKTOR = Actor(person_id="p-insp", role=Role.INSPEKTOR)
-SPED_LEAD = Actor(person_id="p-sped", role=Role.SPESIALPEDAGOGISK_ANSVARLIG)
-THERAPIST = Actor(person_id="p-mt1", role=Role.MILJOTERAPEUT)
-TEACHER = Actor(person_id="p-teach", role=Role.LAERER)
+#: Every school code the shared tests register. The shared school-bound actors below act for
+#: all of them, so tests about something else need no scope; tests of the school scope build
+#: actors of one school (tests/integration/test_school_scope.py).
+TEST_SCHOOLS = frozenset({"gjesdal", "hvalstad", "sandnes", "strinda", "trudvang"})
+
+COORDINATOR = Actor(person_id="p-coord", role=Role.MILJOKOORDINATOR, schools=TEST_SCHOOLS)
+REKTOR = Actor(person_id="p-rektor", role=Role.REKTOR, schools=TEST_SCHOOLS)
+INSPEKTOR = Actor(person_id="p-insp", role=Role.INSPEKTOR, schools=TEST_SCHOOLS)
+SPED_LEAD = Actor(person_id="p-sped", role=Role.SPESIALPEDAGOGISK_ANSVARLIG, schools=TEST_SCHOOLS)
+THERAPIST = Actor(person_id="p-mt1", role=Role.MILJOTERAPEUT, schools=TEST_SCHOOLS)
+TEACHER = Actor(person_id="p-teach", role=Role.LAERER, schools=TEST_SCHOOLS)
 AUDITOR = Actor(person_id="p-audit", role=Role.AUDITOR)
 ADMIN = Actor(person_id="p-admin", role=Role.ADMIN)
 

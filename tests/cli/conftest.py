@@ -21,20 +21,28 @@ from click.testing import CliRunner, Result
 
 from adapters.bootstrap import PostgresTarget, StoreLocation
 from cli.main import cli as miljo_command
-from tests.support import postgres_has_store, postgres_store_url, stored_event_count
+from tests.support import (
+    TEST_SCHOOLS,
+    postgres_has_store,
+    postgres_store_url,
+    stored_event_count,
+)
 
 #: The fixed "now" of every CLI test (MILJO_FAKE_NOW): Friday of ISO week 38, 2024.
 FAKE_NOW = "2024-09-20T10:00:00+02:00"
 #: Acting persons (``--as`` / MILJO_ACTOR), one per role of the access policy
 #: (domain/policy.py). The fixtures act as ADMIN, who sets up schools and rosters; a test
 #: doing case work switches with :meth:`Cli.act_as` or passes ``--as`` for a single step.
+#: The school-bound roles act for every school the tests use (``@SCHOOL,...``, see
+#: tests/support.py); admin and auditor act for the whole municipality.
 ADMIN = "admin:p-admin"
-REKTOR = "rektor:p-rektor"
-INSPEKTOR = "inspektor:p-insp"
-SPED_LEAD = "spesialpedagogisk_ansvarlig:p-sped"
-COORDINATOR = "miljokoordinator:p-coord"
-THERAPIST = "miljoterapeut:p-mt1"
-TEACHER = "laerer:p-teach"
+_AT_SCHOOLS = "@" + ",".join(sorted(TEST_SCHOOLS))
+REKTOR = "rektor:p-rektor" + _AT_SCHOOLS
+INSPEKTOR = "inspektor:p-insp" + _AT_SCHOOLS
+SPED_LEAD = "spesialpedagogisk_ansvarlig:p-sped" + _AT_SCHOOLS
+COORDINATOR = "miljokoordinator:p-coord" + _AT_SCHOOLS
+THERAPIST = "miljoterapeut:p-mt1" + _AT_SCHOOLS
+TEACHER = "laerer:p-teach" + _AT_SCHOOLS
 AUDITOR = "auditor:p-audit"
 
 #: Variables the CLI reads; each test sets or clears all of them.

@@ -307,13 +307,14 @@ def gj(fresh: Cli, request: pytest.FixtureRequest) -> Gjesdal:
     else:
         scenario = build_store(cli.location)
     cli.env["MILJO_FAKE_NOW"] = NOW
-    cli.env["MILJO_ACTOR"] = "spesialpedagogisk_ansvarlig:p-sped"
+    # Sandnes is in the actor's scope but not in the store: asking for it is NOT_FOUND.
+    cli.env["MILJO_ACTOR"] = "spesialpedagogisk_ansvarlig:p-sped@gjesdal,sandnes"
     return Gjesdal(cli, scenario)
 
 
 #: The privacy officer (reads access logs) and the rektor (may export a case).
 PVO: Final = {"MILJO_ACTOR": "auditor:p-pvo"}
-RECTOR: Final = {"MILJO_ACTOR": "rektor:p-rektor"}
+RECTOR: Final = {"MILJO_ACTOR": "rektor:p-rektor@gjesdal"}
 
 
 def student(key: str) -> tuple[str, str, str]:
@@ -686,7 +687,7 @@ def test_history_as_of_shows_what_was_known_then(gj: Gjesdal) -> None:
 
 def test_history_as_of_sees_a_later_cli_write_only_after_it(gj: Gjesdal) -> None:
     cli = gj.cli
-    later = {"MILJO_FAKE_NOW": "2024-09-23T12:00:00+02:00", "MILJO_ACTOR": "laerer:p-teach"}
+    later = {"MILJO_FAKE_NOW": "2024-09-23T12:00:00+02:00", "MILJO_ACTOR": "laerer:p-teach@gjesdal"}
     cli.ok("student", "concern", *student("S2"), "--summary", "Sliten i timene", env=later)
     text_before = cli.ok("history", *student("S2"), "--as-of", "2024-09-23T11:00:00+02:00").stdout
     text_after = cli.ok("history", *student("S2"), "--as-of", "2024-09-23T12:30:00+02:00").stdout
@@ -774,7 +775,7 @@ def test_access_log_lists_history_and_show_reads(gj: Gjesdal) -> None:
         *student("S1"),
         "--reason",
         "ressursteam",
-        env={"MILJO_ACTOR": "miljokoordinator:p-coord"},
+        env={"MILJO_ACTOR": "miljokoordinator:p-coord@gjesdal"},
     )
     cli.ok("history", *student("S1"), env={"MILJO_FAKE_NOW": "2024-09-23T11:00:00+02:00"})
     cli.ok("history", *student("S2"))  # another student's log
@@ -822,9 +823,9 @@ def test_audit_access_errors(gj: Gjesdal) -> None:
 @pytest.mark.parametrize(
     ("actor", "args"),
     [
-        ("miljoterapeut:p-mt9", ("overview", "--school", GJ)),
-        ("laerer:p-teach", ("audit", "access", "--school", GJ, NUMBERS["S1"])),
-        ("miljokoordinator:p-coord", ("history", "--school", GJ, NUMBERS["S1"], "--jsonl")),
+        ("miljoterapeut:p-mt9@gjesdal", ("overview", "--school", GJ)),
+        ("laerer:p-teach@gjesdal", ("audit", "access", "--school", GJ, NUMBERS["S1"])),
+        ("miljokoordinator:p-coord@gjesdal", ("history", "--school", GJ, NUMBERS["S1"], "--jsonl")),
         ("admin:p-admin", ("history", "--school", GJ, NUMBERS["S1"])),  # break-glass, no reason
     ],
 )
@@ -907,7 +908,7 @@ def test_overview_json_from_the_installed_command(gj: Gjesdal) -> None:
     env.update(
         MILJO_STORE=gj.cli.store_argument,
         MILJO_KEYS_DIR=str(gj.cli.keys_dir),
-        MILJO_ACTOR="miljokoordinator:p-coord",
+        MILJO_ACTOR="miljokoordinator:p-coord@gjesdal,sandnes",  # sandnes: not in the store
         MILJO_FAKE_NOW=NOW,
     )
 

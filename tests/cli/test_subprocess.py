@@ -80,7 +80,7 @@ def test_a_school_year_starts(fresh: Cli, store_env: dict[str, str], tmp_path: P
     report = json_of(env, "import", "roster", str(roster), "--school", "gjesdal")
     assert (report["registered"], report["already_present"]) == (1, 1)
     # The miljøkoordinator reads the case; admin reads no case content without a reason.
-    coordinator = {**env, "MILJO_ACTOR": "miljokoordinator:p-coord"}
+    coordinator = {**env, "MILJO_ACTOR": "miljokoordinator:p-coord@gjesdal"}
     case = json_of(coordinator, "student", "show", "--school", "gjesdal", "1001")
     assert case["student_id"] == registered["id"]
     assert (case["name"], case["class_name"], case["registered_on"]) == (

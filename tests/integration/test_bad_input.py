@@ -60,7 +60,7 @@ from tests.support import ADMIN, COORDINATOR, REKTOR, FakeClock, stored_event_co
 
 FAKE_NOW: Final = "2024-09-20T10:00:00+02:00"
 ADMIN_AS: Final = "admin:p-admin"
-COORDINATOR_AS: Final = "miljokoordinator:gj-mt1"
+COORDINATOR_AS: Final = "miljokoordinator:gj-mt1@gjesdal"
 #: Every name and free text the tests write carries this marker: it must never appear in an
 #: error message.
 SECRET: Final = "Hemmelig"

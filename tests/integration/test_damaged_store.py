@@ -69,7 +69,7 @@ from tests.support import FakeClock
 
 FAKE_NOW: Final = "2024-09-20T10:00:00+02:00"
 ADMIN_AS: Final = "admin:p-admin"
-COORDINATOR_AS: Final = "miljokoordinator:gj-mt1"
+COORDINATOR_AS: Final = "miljokoordinator:gj-mt1@gjesdal"
 AUDITOR_AS: Final = "auditor:p-audit"
 MILJO: Final = Path(sys.executable).parent / "miljo"
 PAGE: Final = 4096

@@ -2059,7 +2059,7 @@ def readers(entries: Sequence[AccessEntry]) -> list[tuple[str, str, str]]:
 
 
 #: A miljøterapeut of Gjesdal's team (need-to-know: reads only the students assigned to them).
-GJ_MT3 = Actor(person_id="gj-mt3", role=Role.MILJOTERAPEUT)
+GJ_MT3 = Actor(person_id="gj-mt3", role=Role.MILJOTERAPEUT, schools={"gjesdal"})
 
 
 def test_every_case_read_is_logged(store: Miljo, gjesdal: Gjesdal, clock: FakeClock) -> None:

@@ -920,7 +920,8 @@ def test_trinn_10_filter(gjesdal: Gjesdal) -> None:
 def test_overview_refuses_unknown_school_and_bad_trinn(
     gjesdal: Gjesdal, school: str, trinn: int | None, error: type[Exception]
 ) -> None:
-    actor: Actor = COORDINATOR
+    # In the actor's scope (a school it names but the store does not hold is NotFound).
+    actor: Actor = attrs.evolve(COORDINATOR, schools=COORDINATOR.schools | {school})
     with pytest.raises(error):
         gjesdal.miljo.overview(actor, school=school, trinn=trinn)
 

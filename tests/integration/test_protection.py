@@ -83,15 +83,31 @@ ASSISTANCE: Final = HoursByCompetence.from_hours(assistant=190)
 TILRADING: Final = HoursByCompetence.from_hours(miljoterapeut=380)
 
 # Team members of Gjesdal acting in their own name (conftest.build_gjesdal's team).
-MT_DIRECT: Final = Actor(person_id="gj-mt2", role=Role.MILJOTERAPEUT)  # assigned to Kari
-MT_CLASS: Final = Actor(person_id="gj-mt3", role=Role.MILJOTERAPEUT)  # class 9a: Ola
-MT_TRINN: Final = Actor(person_id="gj-mt4", role=Role.MILJOTERAPEUT)  # trinn 10: Åse
-MT_LATER: Final = Actor(person_id="gj-mt5", role=Role.MILJOTERAPEUT)  # class 8a from next month
-MT_NONE: Final = Actor(person_id="gj-mt6", role=Role.MILJOTERAPEUT)  # no assignment
+MT_DIRECT: Final = Actor(
+    person_id="gj-mt2", role=Role.MILJOTERAPEUT, schools={"gjesdal"}
+)  # assigned to Kari
+MT_CLASS: Final = Actor(
+    person_id="gj-mt3", role=Role.MILJOTERAPEUT, schools={"gjesdal"}
+)  # class 9a: Ola
+MT_TRINN: Final = Actor(
+    person_id="gj-mt4", role=Role.MILJOTERAPEUT, schools={"gjesdal"}
+)  # trinn 10: Åse
+MT_LATER: Final = Actor(
+    person_id="gj-mt5", role=Role.MILJOTERAPEUT, schools={"gjesdal"}
+)  # class 8a from next month
+MT_NONE: Final = Actor(
+    person_id="gj-mt6", role=Role.MILJOTERAPEUT, schools={"gjesdal"}
+)  # no assignment
 # Teachers (not team members): named on something about a student, or not at all (TEACHER).
-L_ACTION: Final = Actor(person_id="p-laerer-a", role=Role.LAERER)  # action about Per
-L_PLAN: Final = Actor(person_id="p-laerer-b", role=Role.LAERER)  # Åse's aktivitetsplan
-L_PARTICIPANT: Final = Actor(person_id="p-laerer-c", role=Role.LAERER)  # meeting naming Kari
+L_ACTION: Final = Actor(
+    person_id="p-laerer-a", role=Role.LAERER, schools={"gjesdal"}
+)  # action about Per
+L_PLAN: Final = Actor(
+    person_id="p-laerer-b", role=Role.LAERER, schools={"gjesdal"}
+)  # Åse's aktivitetsplan
+L_PARTICIPANT: Final = Actor(
+    person_id="p-laerer-c", role=Role.LAERER, schools={"gjesdal"}
+)  # meeting naming Kari
 
 
 def refused(store: Miljo, error: type[E], command: Callable[[], object]) -> E:

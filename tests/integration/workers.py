@@ -70,8 +70,8 @@ REGISTER_POOL: Final = 12
 ASSIGN_MINUTES: Final = (120, 240, 360, 480)
 
 ADMIN: Final = Actor(person_id="p-admin", role=Role.ADMIN)
-REKTOR: Final = Actor(person_id="p-rektor", role=Role.REKTOR)
-COORDINATOR: Final = Actor(person_id="gj-mt1", role=Role.MILJOKOORDINATOR)
+REKTOR: Final = Actor(person_id="p-rektor", role=Role.REKTOR, schools={SCHOOL})
+COORDINATOR: Final = Actor(person_id="gj-mt1", role=Role.MILJOKOORDINATOR, schools={SCHOOL})
 
 #: Events each accepted command stores (see domain.facade).
 EVENTS_PER_COMMAND: Final = {"observe": 1, "concern": 1, "assign": 1, "register": 2}

@@ -1,5 +1,5 @@
 """The need-to-know access policy (domain/policy.py): every role x operation cell, need-to-know,
-break-glass, restricted records, the auditor, and the facade-method mapping.
+break-glass, restricted records, the auditor, the facade-method mapping, and the school scope.
 
 The expected matrix below is written out literally, on purpose independent of POLICY.
 """
@@ -22,6 +22,7 @@ from domain.policy import (
     DESCRIPTIONS,
     FACADE_OPERATIONS,
     LIFECYCLE_METHODS,
+    MUNICIPALITY_WIDE,
     POLICY,
     READ_OPERATIONS,
     WRITE_OPERATIONS,
@@ -32,6 +33,9 @@ from domain.policy import (
     Relation,
     decide,
     denied,
+    in_school_scope,
+    is_school_bound,
+    scope_denied,
 )
 from domain.values import Actor, Role
 
@@ -621,3 +625,79 @@ def test_every_case_content_read_takes_the_actor() -> None:
         and list(inspect.signature(getattr(Miljo, name)).parameters)[1:2] != ["actor"]
     )
     assert missing == []
+
+
+# ---------------------------------------------------------------------------------------------
+# School scope
+# ---------------------------------------------------------------------------------------------
+
+#: Written out literally: the roles that act for every school of the municipality.
+EXPECTED_MUNICIPALITY_WIDE = {"admin", "auditor"}
+OWN, OTHER = "gjesdal", "sandnes"
+
+
+def test_only_admin_and_auditor_act_for_every_school() -> None:
+    assert {role.value for role in MUNICIPALITY_WIDE} == EXPECTED_MUNICIPALITY_WIDE
+    assert {r for r in ROLES if not is_school_bound(Role(r))} == EXPECTED_MUNICIPALITY_WIDE
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("schools", [frozenset(), frozenset({OWN}), frozenset({OWN, "strinda"})])
+def test_every_role_in_and_out_of_scope(role: str, schools: frozenset[str]) -> None:
+    actor = Actor(f"p-{role[:12]}", Role(role), schools=schools)
+    wide = role in EXPECTED_MUNICIPALITY_WIDE
+    assert in_school_scope(actor, OWN) is (wide or OWN in schools)
+    assert in_school_scope(actor, OTHER) is wide
+    for operation in Operation:
+        refusal = scope_denied(actor, operation, [OWN])
+        assert (refusal is None) is (wide or OWN in schools)
+        outside = scope_denied(actor, operation, [OWN, OTHER])
+        if wide:
+            assert outside is None
+        else:
+            assert isinstance(outside, AccessDenied)
+            first = OTHER if OWN in schools else OWN  # the first school outside, in order
+            expected = f"{describe_op(operation)} at school {first}, not one of its schools"
+            assert str(outside) == f"role {role} may not {expected}"
+
+
+def describe_op(operation: Operation) -> str:
+    return DESCRIPTIONS[operation]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_call_without_a_known_school_is_refused_to_a_school_bound_role(role: str) -> None:
+    actor = Actor("p-1", Role(role), schools={OWN})
+    refusal = scope_denied(actor, Operation.READ_CASE, [])
+    if role in EXPECTED_MUNICIPALITY_WIDE:
+        assert refusal is None
+    else:
+        assert isinstance(refusal, AccessDenied)
+        assert str(refusal) == f"role {role} may not read a student's case without a known school"
+
+
+def test_the_refusal_names_the_first_school_outside_the_scope_in_order() -> None:
+    actor = Actor("p-1", Role.REKTOR, schools={"b-skole"})
+    refusal = scope_denied(actor, Operation.READ_OVERVIEW, ["d-skole", "b-skole", "c-skole"])
+    assert refusal is not None
+    assert (
+        refusal.operation
+        == "read the ressursteam overview at school c-skole, not one of its schools"
+    )
+
+
+@settings(max_examples=200)
+@given(
+    role=st.sampled_from(list(Role)),
+    schools=st.frozensets(st.sampled_from(["aa", "bb", "cc", "dd"])),
+    targets=st.lists(st.sampled_from(["aa", "bb", "cc", "dd"]), max_size=4),
+)
+def test_scope_is_every_target_in_the_actors_schools(
+    role: Role, schools: frozenset[str], targets: list[str]
+) -> None:
+    actor = Actor("p-1", role, schools=schools)
+    refusal = scope_denied(actor, Operation.READ_SCHOOL, targets)
+    if role in MUNICIPALITY_WIDE:
+        assert refusal is None
+    else:
+        assert (refusal is None) is (bool(targets) and set(targets) <= schools)

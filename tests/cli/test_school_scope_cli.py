@@ -1,0 +1,133 @@
+"""The school scope on the command line: ``--as ROLE:PERSON-ID@SCHOOL[,SCHOOL...]`` and
+``MILJO_ACTOR`` (docs/adr/0010-access-policy.md, addendum). Through click's runner and as a
+real process, on SQLite and PostgreSQL (``school``: gjesdal with student 1001)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import exit_codes
+from tests.cli.conftest import ADMIN, Cli
+
+MILJO = Path(sys.executable).parent / "miljo"
+STUDENT = ("--school", "gjesdal", "1001")
+#: The student's name (tests/cli/conftest.py SCHOOL_SETUP): never in an error message.
+NAME_PARTS = ("Kåre", "Ødegård", "1001")
+
+
+def test_the_rektor_of_the_school_reads_the_case(school: Cli) -> None:
+    case = school.json("--as", "rektor:p-1@gjesdal", "student", "show", *STUDENT)
+    assert case["school_code"] == "gjesdal"
+    both = school.json("--as", "inspektor:p-2@sandnes,gjesdal", "student", "find", *STUDENT)
+    assert both["is_active"] is True
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("student", "show", *STUDENT),
+        ("student", "find", *STUDENT),
+        ("student", "concern", *STUDENT, "--summary", "Uro"),
+        ("school", "show", "gjesdal"),
+        ("school", "add-class", "gjesdal", "9b", "--trinn", "9"),
+        ("overview", "--school", "gjesdal"),
+        ("history", *STUDENT),
+    ],
+)
+def test_a_foreign_school_is_access_denied_and_nothing_is_written(
+    school: Cli, command: tuple[str, ...]
+) -> None:
+    before = school.stored_events()
+    line = school.fails(exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", *command)
+    assert line.startswith("miljo: error: access denied: role rektor may not ")
+    assert line.endswith(" at school gjesdal, not one of its schools")
+    assert not any(part in line for part in NAME_PARTS)
+    assert school.stored_events() == before
+
+
+@pytest.mark.parametrize(
+    ("actor", "says"),
+    [
+        ("rektor:p-1", "role rektor acts only for its schools"),
+        ("miljoterapeut:p-1", "give --as miljoterapeut:PERSON-ID@SCHOOL"),
+        ("admin:p-admin@gjesdal", "role admin acts for every school"),
+        ("auditor:p-pvo@gjesdal", "without @SCHOOL"),
+        ("rektor:p-1@", "invalid actor schools"),
+        ("rektor:p-1@gjesdal,", "invalid actor schools"),
+        ("rektor:p-1@Gjesdal", "invalid school code"),
+    ],
+)
+def test_a_malformed_scope_is_a_usage_error_and_nothing_is_written(
+    school: Cli, actor: str, says: str
+) -> None:
+    before = school.stored_events()
+    for how in ("--as", "MILJO_ACTOR"):
+        if how == "--as":
+            line = school.fails(
+                exit_codes.USAGE_ERROR, "--as", actor, "student", "concern", *STUDENT,
+                "--summary", "Uro",
+            )  # fmt: skip
+        else:
+            line = school.fails(
+                exit_codes.USAGE_ERROR, "student", "concern", *STUDENT, "--summary", "Uro",
+                env={"MILJO_ACTOR": actor},
+            )  # fmt: skip
+        assert says in line, line
+    assert school.stored_events() == before
+
+
+def test_admin_and_auditor_need_no_school(school: Cli) -> None:
+    assert school.json("--as", ADMIN, "school", "show", "gjesdal")["code"] == "gjesdal"
+    shown = school.json("--as", "auditor:p-pvo", "student", "show", *STUDENT, "--reason", "tilsyn")
+    assert shown["school_code"] == "gjesdal"
+
+
+def test_the_help_documents_the_format(school: Cli) -> None:
+    out = school.ok("--help").stdout
+    assert "--as ROLE:PERSON-ID[@SCHOOL,...]" in out
+    assert "ROLE:PERSON-ID@SCHOOL[,SCHOOL...]   e.g. miljokoordinator:p-17@gjesdal" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# As a real process
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not MILJO.exists(), reason="the miljo script is not installed")
+def test_the_installed_command_applies_the_scope(school: Cli) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILJO_", "_MILJO_"))}
+    env.update({k: v for k, v in school.env.items() if v is not None})
+
+    def run(actor: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MILJO), *args],
+            env={**env, "MILJO_ACTOR": actor},
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=60,
+            check=False,
+        )
+
+    before = school.stored_events()
+    own = run("miljokoordinator:p-17@gjesdal", "student", "show", *STUDENT, "--json")
+    assert (own.returncode, own.stderr) == (exit_codes.OK, "")
+    logged = school.stored_events()
+    assert logged > before  # the read is logged
+    foreign = run("miljokoordinator:p-17@sandnes", "student", "show", *STUDENT)
+    assert (foreign.returncode, foreign.stdout) == (exit_codes.ACCESS_DENIED, "")
+    # The first step refused is finding the student by number at the school.
+    assert foreign.stderr == (
+        "miljo: error: access denied: role miljokoordinator may not read a school "
+        "at school gjesdal, not one of its schools\n"
+    )
+    missing = run("miljokoordinator:p-17", "student", "show", *STUDENT)
+    assert (missing.returncode, missing.stdout) == (exit_codes.USAGE_ERROR, "")
+    assert "acts only for its schools" in missing.stderr
+    assert "Traceback" not in foreign.stderr + missing.stderr
+    assert school.stored_events() == logged
