@@ -24,6 +24,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import (
+    AggregateRecorder,
     DatetimeAsISO,
     DecimalAsStr,
     IntegrityError,
@@ -67,6 +68,7 @@ from adapters.postgres import (
     open_chain,
 )
 from adapters.protection import KEYRING_FILE, Keyring, MiljoCipher, MiljoMapper
+from adapters.sqlitesnapshots import MiljoSQLiteSnapshotRecorder
 from adapters.transcoder import OrjsonTranscoder
 
 #: A sealing key for recorders built by hand (never a real store's key).
@@ -141,6 +143,18 @@ class TestChainedSQLiteApplicationRecorder(
     def create_recorder(self) -> ChainedSQLiteApplicationRecorder:
         recorder = ChainedSQLiteApplicationRecorder(self.datastore(), sealing_key=TEST_SEALING_KEY)
         recorder.create_table()
+        return recorder
+
+
+class TestMiljoSQLiteSnapshotRecorder(SQLiteFile, suites.AggregateRecorderTestCase):
+    """The snapshot recorder on its rowid table (ADR 0016) passes the library's suite."""
+
+    checks_chain = False
+
+    def create_recorder(self) -> AggregateRecorder:
+        factory = MiljoSQLiteFactory({"SQLITE_DBNAME": str(self.db_path)})
+        recorder = factory.aggregate_recorder("snapshots")
+        assert isinstance(recorder, MiljoSQLiteSnapshotRecorder)
         return recorder
 
 
@@ -364,7 +378,7 @@ class TestMiljoSQLiteFactory(
         return MiljoSQLiteFactory
 
     def expected_aggregate_recorder_class(self) -> type[SQLiteAggregateRecorder]:
-        return SQLiteAggregateRecorder
+        return MiljoSQLiteSnapshotRecorder  # the library's, on a rowid table (ADR 0016)
 
     def expected_application_recorder_class(self) -> type[ChainedSQLiteApplicationRecorder]:
         return ChainedSQLiteApplicationRecorder
