@@ -47,9 +47,7 @@ def test_indexes_are_built_once_after_the_load(tmp_path: Path) -> None:
     clock = FakeClock()
     miljo, _ = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(41, 150))
+        World.populated(miljo, clock, random_ops(41, 150))
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
         assert sqlite_indexes(store.db) == INDEXES
@@ -73,9 +71,7 @@ def test_a_catch_up_from_zero_of_many_events_loads_in_bulk(
     clock = FakeClock()
     miljo, location = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(42, 120))
+        World.populated(miljo, clock, random_ops(42, 120))
         total = newest(miljo.app)
     assert location.db_path is not None
     with sqlite3.connect(location.db_path) as db:  # as a SCHEMA_VERSION change leaves it
@@ -108,9 +104,7 @@ def test_a_rebuild_killed_midway_is_completed_with_every_index(
 ) -> None:
     clock = FakeClock()
     with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(44, 120))
+        World.populated(miljo, clock, random_ops(44, 120))
         total = newest(miljo.app)
     assert sqlite_location.db_path is not None
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -143,9 +137,7 @@ def test_a_catch_up_during_another_store_s_bulk_load_builds_the_indexes_first(
     clock = FakeClock()
     miljo, location = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(45, 100))
+        World.populated(miljo, clock, random_ops(45, 100))
         total = newest(miljo.app)
         loading = miljo.views
         assert isinstance(loading, SQLiteViewStore)
@@ -185,9 +177,7 @@ def test_postgres_indexes_are_built_once_and_an_interrupted_load_is_completed(
     location = new_postgres_store(postgres_schema, tmp_path / "pg.keys")
     assert location.postgres is not None
     with open_store(location, clock=clock, ids=SequentialIds()) as miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(46, 120))
+        World.populated(miljo, clock, random_ops(46, 120))
         total = newest(miljo.app)
         store = miljo.views
         assert isinstance(store, PostgresViewStore)

@@ -156,9 +156,7 @@ def test_random_histories_project_identically_on_both_paths(ops: list[tuple[int,
     clock = FakeClock()
     with memory_store(clock) as miljo:
         assert isinstance(miljo.app.mapper.cipher, MiljoCipher)  # fields are sealed at rest
-        world = World(miljo, clock)
-        world.setup()
-        world.run(ops)
+        World.populated(miljo, clock, ops)
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
         store.page_size = store.bulk_page_size = PAGE
@@ -172,9 +170,7 @@ def test_a_sqlite_file_reads_the_events_table_directly_and_projects_identically(
     clock = FakeClock()
     miljo, _ = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(20261126, 260))
+        world = World.populated(miljo, clock, random_ops(20261126, 260))
         erase_one(miljo, world)
         world.run(random_ops(14, 40))
         store = miljo.views
@@ -199,9 +195,7 @@ def test_a_stream_cache_far_smaller_than_the_store_changes_nothing(
     clock = FakeClock()
     miljo, _ = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(5, 200))
+        World.populated(miljo, clock, random_ops(5, 200))
         store = miljo.views
         assert isinstance(store, SQLiteViewStore)
         monkeypatch.setattr(adapters.views, "SCHOOL_CACHE_LIMIT", 3)
@@ -219,9 +213,7 @@ def test_postgres_views_project_identically(
 
     location = new_postgres_store(postgres_schema, tmp_path / "pg.keys")
     with open_store(location, clock=clock, ids=SequentialIds()) as miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(77, 160))
+        world = World.populated(miljo, clock, random_ops(77, 160))
         erase_one(miljo, world)
         store = miljo.views
         assert isinstance(store, PostgresViewStore)
@@ -308,9 +300,7 @@ def test_a_process_killed_mid_page_leaves_rows_and_position_together(
 ) -> None:
     clock = FakeClock()
     with open_store(sqlite_location, clock=clock, ids=SequentialIds()) as miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(3, 120))
+        World.populated(miljo, clock, random_ops(3, 120))
         total = newest(miljo.app)
     assert sqlite_location.db_path is not None
     page = 25
@@ -364,9 +354,7 @@ def test_what_a_rebuild_keeps_in_memory_does_not_grow_with_the_store(tmp_path: P
     clock = FakeClock()
     miljo, _ = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(99, 700))
+        world = World.populated(miljo, clock, random_ops(99, 700))
         observe = OPERATIONS.index(World.op_observation)
         world.run([(observe, k) for k in range(300)])  # more history on the same streams
         total = newest(miljo.app)

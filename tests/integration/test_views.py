@@ -138,6 +138,14 @@ class World:
     applied: int = 0
     refused: int = 0
 
+    @classmethod
+    def populated(cls, miljo: Miljo, clock: FakeClock, ops: Sequence[tuple[int, int]]) -> World:
+        """A world set up in ``miljo`` and driven through ``ops``."""
+        world = cls(miljo, clock)
+        world.setup()
+        world.run(ops)
+        return world
+
     @property
     def today(self) -> date:
         return local_date(self.clock.now())
@@ -677,9 +685,7 @@ def test_batched_catch_up_with_restarts_equals_rebuild(
 ) -> None:
     clock = FakeClock()
     with memory_store(clock) as miljo, tempfile.TemporaryDirectory() as folder:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(first)
+        world = World.populated(miljo, clock, first)
         path = Path(folder) / "views.sqlite"
         app = miljo.app
         # Part of the way while the store is still growing, then the rest after more events.
@@ -714,9 +720,7 @@ def test_batched_catch_up_on_a_sqlite_file_equals_rebuild(tmp_path: Path) -> Non
     miljo, location = sqlite_store(tmp_path / "miljo.sqlite", clock)
     assert location.db_path is not None
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(20240819, 150))
+        world = World.populated(miljo, clock, random_ops(20240819, 150))
         assert world.applied > 60  # the history is rich, not mostly refused commands
         app = miljo.app
         # A fresh view store on a copy-free second file, and the facade's own (in the store file).
@@ -755,9 +759,7 @@ def busy_store() -> Iterator[tuple[Miljo, World]]:
     """An in-memory store with a few dozen events of every kind."""
     clock = FakeClock()
     with memory_store(clock) as miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run(random_ops(7, 90))
+        world = World.populated(miljo, clock, random_ops(7, 90))
         yield miljo, world
 
 
@@ -892,9 +894,11 @@ def file_store(tmp_path: Path) -> Iterator[tuple[Miljo, StoreLocation, World]]:
     clock = FakeClock()
     miljo, location = sqlite_store(tmp_path / "miljo.sqlite", clock)
     with miljo:
-        world = World(miljo, clock)
-        world.setup()
-        world.run([op for op in random_ops(11, 160) if OPERATIONS[op[0]] is not World.op_read])
+        world = World.populated(
+            miljo,
+            clock,
+            [op for op in random_ops(11, 160) if OPERATIONS[op[0]] is not World.op_read],
+        )
         yield miljo, location, world
 
 
