@@ -28,7 +28,7 @@ from adapters.bootstrap import PostgresTarget, StoreLocation, init_store, open_s
 from domain.facade import Miljo
 from domain.values import Actor
 from tests.conftest import postgres_location, temporary_schema
-from tests.support import ADMIN, COORDINATOR, FakeClock, SequentialIds
+from tests.support import ADMIN, COORDINATOR, FakeClock, SequentialIds, TestHasher
 
 STORE_KINDS = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
@@ -179,6 +179,23 @@ def store_of_kind(
         server: PostgresTarget = request.getfixturevalue("postgres_target")
         with temporary_schema(server) as target:
             yield new_postgres_store(target, tmp_path_factory.mktemp("store") / "pg.keys")
+
+
+@contextlib.contextmanager
+def opened_store_of_kind(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    clock: FakeClock,
+) -> Iterator[Miljo]:
+    """:func:`store_of_kind`, opened on ``clock`` (closed before the store is dropped)."""
+    with store_of_kind(kind, request, tmp_path_factory) as location:
+        if location is None:
+            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
+        else:
+            miljo = open_store(location, clock=clock, ids=SequentialIds())
+        with miljo:
+            yield miljo
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bootstrap import open_store
 from domain.application import SNAPSHOT_INTERVALS
 from domain.base import MiljoAggregate
 from domain.casefile import AccessLog, CaseFile, case_file_id
@@ -42,7 +41,7 @@ from domain.student import Student
 from domain.team import Team, team_id
 from domain.values import HoursByCompetence
 from domain.vedtak import Vedtak
-from tests.integration.conftest import STORE_KINDS, store_of_kind
+from tests.integration.conftest import STORE_KINDS, opened_store_of_kind
 from tests.support import (
     ADMIN,
     AUDITOR,
@@ -53,8 +52,6 @@ from tests.support import (
     TEACHER,
     THERAPIST,
     FakeClock,
-    SequentialIds,
-    TestHasher,
     replay,
 )
 
@@ -392,13 +389,8 @@ def case(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Case]:
     clock = FakeClock(T0)
-    with store_of_kind(request.param, request, tmp_path_factory) as location:
-        if location is None:
-            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
-        else:
-            miljo = open_store(location, clock=clock, ids=SequentialIds())
-        with miljo:
-            yield build(miljo, clock)
+    with opened_store_of_kind(request.param, request, tmp_path_factory, clock) as miljo:
+        yield build(miljo, clock)
 
 
 def stored_event(miljo: Miljo, stream: UUID, version: int) -> MiljoAggregate.Event:

@@ -28,7 +28,6 @@ from uuid import UUID
 import attrs
 import pytest
 
-from adapters.bootstrap import open_store
 from domain.errors import InvalidValue, NotFound
 from domain.facade import Miljo
 from domain.overview import (
@@ -43,7 +42,7 @@ from domain.overview import (
     VedtakLine,
 )
 from domain.values import Actor, HoursByCompetence
-from tests.integration.conftest import STORE_KINDS, store_of_kind
+from tests.integration.conftest import STORE_KINDS, opened_store_of_kind
 from tests.support import (
     ADMIN,
     COORDINATOR,
@@ -52,8 +51,6 @@ from tests.support import (
     TEACHER,
     THERAPIST,
     FakeClock,
-    SequentialIds,
-    TestHasher,
 )
 
 GJ: Final = "gjesdal"
@@ -491,13 +488,8 @@ def gjesdal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gjesdal]:
     clock = FakeClock()
-    with store_of_kind(request.param, request, tmp_path_factory) as location:
-        if location is None:
-            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
-        else:
-            miljo = open_store(location, clock=clock, ids=SequentialIds())
-        with miljo:
-            yield build(miljo, clock)
+    with opened_store_of_kind(request.param, request, tmp_path_factory, clock) as miljo:
+        yield build(miljo, clock)
 
 
 def overview_of(g: Gjesdal, *, trinn: int | None = None, on: date | None = None) -> Overview:

@@ -19,13 +19,12 @@ from uuid import UUID
 import attrs
 import pytest
 
-from adapters.bootstrap import open_store
 from domain.errors import AccessDenied, NotFound
 from domain.facade import Miljo
 from domain.policy import FACADE_OPERATIONS
 from domain.values import Actor, HoursByCompetence, Role
-from tests.integration.conftest import STORE_KINDS, store_of_kind
-from tests.support import ADMIN, AUDITOR, T0, FakeClock, SequentialIds, TestHasher
+from tests.integration.conftest import STORE_KINDS, opened_store_of_kind
+from tests.support import ADMIN, AUDITOR, T0, FakeClock
 
 GJ: Final = "gjesdal"
 SA: Final = "sandnes"
@@ -164,13 +163,8 @@ def municipality(
     """Both schools in one store. Tests that write only use a school-scoped actor's own
     school (refusals write nothing), so the store is shared by the module."""
     clock = FakeClock()
-    with store_of_kind(request.param, request, tmp_path_factory) as location:
-        if location is None:
-            miljo = open_store(":memory:", clock=clock, ids=SequentialIds(), hasher=TestHasher())
-        else:
-            miljo = open_store(location, clock=clock, ids=SequentialIds())
-        with miljo:
-            yield Municipality(miljo, build_school(miljo, GJ), build_school(miljo, SA))
+    with opened_store_of_kind(request.param, request, tmp_path_factory, clock) as miljo:
+        yield Municipality(miljo, build_school(miljo, GJ), build_school(miljo, SA))
 
 
 #: The rektor of Gjesdal: the widest grants of the matrix, bound to one school.
