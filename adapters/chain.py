@@ -29,8 +29,10 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
     SQLiteFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 
 from adapters.keys import SEALING_KEY, KeyFileError, read_key
+from adapters.sqlitepool import use_statement_cache
 from adapters.sqlitesnapshots import MiljoSQLiteSnapshotRecorder
 
 GENESIS: Final = bytes(32)
@@ -155,10 +157,15 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 class MiljoSQLiteFactory(SQLiteFactory):
-    """The library's SQLite factory with the chained application recorder, and snapshots in
-    a rowid table (adapters.sqlitesnapshots)."""
+    """The library's SQLite factory with the chained application recorder, snapshots in a
+    rowid table (adapters.sqlitesnapshots) and a statement cache on its connections
+    (adapters.sqlitepool)."""
 
     aggregate_recorder_class = MiljoSQLiteSnapshotRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        use_statement_cache(self.datastore)
 
     def application_recorder(self) -> ApplicationRecorder:
         keys_dir = self.env.get(ENV_SEALING_KEYS_DIR)
