@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final, Protocol
 from uuid import UUID
@@ -74,6 +74,7 @@ from adapters.keyring import (
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import MiljoCipher, SnapshotPruner, StoreProtection
 from adapters.views import (
+    ANY_CHUNK,
     BULK_MARKER,
     DEFAULT_PAGE,
     IN_FORCE,
@@ -914,23 +915,35 @@ class SqlViewStore(PagedCatchUp):
         )
         return rows[0]["v"] if rows else None
 
+    def select_any(self, table: str, column: str, values: Collection[str]) -> list[Row]:
+        where_clause(table, {column: None}, self.P)  # refuses a column the table does not have
+        found: list[Row] = []
+        wanted = list(values)
+        for start in range(0, len(wanted), ANY_CHUNK):
+            chunk = wanted[start : start + ANY_CHUNK]
+            found += self._query(
+                f"SELECT * FROM {self._t(table)} "  # noqa: S608
+                f"WHERE {column} IN ({self._marks(len(chunk))})",
+                chunk,
+            )
+        return found
+
     def observation_counts(
-        self, *, school: str, since: str | None, trinn: int | None
+        self, *, school: str, since: str | None, students: Collection[str]
     ) -> dict[str, int]:
         statement = (
-            f"SELECT o.categories AS c, COUNT(*) AS n FROM {self._t('observations')} o "  # noqa: S608
-            f"JOIN {self._t('students')} s ON s.student_id = o.student_id "
-            f"WHERE o.school = {self.P} AND s.school = {self.P} AND s.active = 1"
+            f"SELECT student_id AS s, categories AS c, COUNT(*) AS n "  # noqa: S608
+            f"FROM {self._t('observations')} WHERE school = {self.P}"
         )
-        params: list[object] = [school, school]
+        params: list[object] = [school]
         if since is not None:
-            statement += f" AND o.recorded_at > {self.P}"
+            statement += f" AND recorded_at > {self.P}"
             params.append(since)
-        if trinn is not None:
-            statement += f" AND s.trinn = {self.P}"
-            params.append(trinn)
-        statement += " GROUP BY o.categories"
-        return count_categories((row["c"], row["n"]) for row in self._query(statement, params))
+        statement += " GROUP BY student_id, categories"
+        shown = students if isinstance(students, (set, frozenset)) else set(students)
+        return count_categories(
+            (row["c"], row["n"]) for row in self._query(statement, params) if row["s"] in shown
+        )
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
         statement = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +34,8 @@ from domain.projection import (
 )
 
 PREFIX: Final = "view_"
+#: Values per ``IN (...)`` list of ``select_any`` (below every database's parameter limit).
+ANY_CHUNK: Final = 500
 DEFAULT_PAGE: Final = 500
 #: Notifications per page (and transaction) of a full rebuild, which loads in bulk mode.
 BULK_PAGE: Final = 5_000
@@ -462,23 +464,34 @@ class SQLiteViewStore(PagedCatchUp):
         ).fetchone()
         return None if row is None else row[0]
 
+    def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
+        where_clause(table, {column: None}, "?")  # refuses a column the table does not have
+        found: list[dict[str, Any]] = []
+        wanted = list(values)
+        for start in range(0, len(wanted), ANY_CHUNK):
+            chunk = wanted[start : start + ANY_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            found += (
+                dict(row)
+                for row in self.db.execute(
+                    f"SELECT * FROM {PREFIX}{table} WHERE {column} IN ({marks})", chunk
+                )
+            )
+        return found
+
     def observation_counts(
-        self, *, school: str, since: str | None, trinn: int | None
+        self, *, school: str, since: str | None, students: Collection[str]
     ) -> dict[str, int]:
-        sql = (
-            f"SELECT o.categories, COUNT(*) FROM {PREFIX}observations o "
-            f"JOIN {PREFIX}students s ON s.student_id = o.student_id "
-            "WHERE o.school = ? AND s.school = ? AND s.active = 1"
-        )
-        params: list[object] = [school, school]
+        sql = f"SELECT student_id, categories, COUNT(*) FROM {PREFIX}observations WHERE school = ?"
+        params: list[object] = [school]
         if since is not None:
-            sql += " AND o.recorded_at > ?"
+            sql += " AND recorded_at > ?"
             params.append(since)
-        if trinn is not None:
-            sql += " AND s.trinn = ?"
-            params.append(trinn)
-        sql += " GROUP BY o.categories"
-        return count_categories((row[0], row[1]) for row in self.db.execute(sql, params))
+        sql += " GROUP BY student_id, categories"
+        shown = students if isinstance(students, (set, frozenset)) else set(students)
+        return count_categories(
+            (row[1], row[2]) for row in self.db.execute(sql, params) if row[0] in shown
+        )
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
         sql = f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?"

@@ -14,7 +14,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -102,11 +102,14 @@ class CountingReader:
         self.calls[f"latest {table}"] += 1
         return self.inner.latest(table, where, column)
 
+    def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
+        return self._rows(f"select any {table}", self.inner.select_any(table, column, values))
+
     def observation_counts(
-        self, *, school: str, since: str | None, trinn: int | None
+        self, *, school: str, since: str | None, students: Collection[str]
     ) -> dict[str, int]:
         self.calls["observation counts"] += 1
-        return self.inner.observation_counts(school=school, since=since, trinn=trinn)
+        return self.inner.observation_counts(school=school, since=since, students=students)
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
         self.calls["event type counts"] += 1

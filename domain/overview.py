@@ -399,27 +399,31 @@ def compute_overview(
     pending_items.sort(key=lambda line: (line.scheduled_at, str(line.item_id)))
     consent_checks.sort(key=lambda c: (c.meeting_date, str(c.meeting_id), str(c.item_id)))
 
-    looked_up: dict[tuple[str, str], dict[str, Any] | None] = {}
-
-    def by_key(table: str, rows: dict[str, dict[str, Any]], key: str, value: str) -> Any:
-        """A row of ``table`` by its key: from ``rows`` if there, else read once."""
-        if value in rows:
-            return rows[value]
-        if (table, value) not in looked_up:
-            found = reader.select(table, {key: value})
-            looked_up[(table, value)] = found[0] if found else None
-        return looked_up[(table, value)]
-
+    # Open actions, and the agenda items and meetings they refer to that were not read above
+    # (meetings held earlier, items of those meetings), each table read once for all of them.
+    action_rows = [
+        row
+        for row in reader.select("actions", {"school": school, "open": 1})
+        if row["responsible"] is not None and row["completed_on"] is None
+    ]
+    if trinn is not None:
+        agenda_by_id.update(
+            (row["item_id"], row)
+            for row in _any(
+                reader,
+                "agenda",
+                "item_id",
+                {r["item_id"] for r in action_rows} - agenda_by_id.keys(),
+            )
+        )
+    earlier = {r["meeting_id"] for r in action_rows} - meetings.keys()
+    meetings.update((m["meeting_id"], m) for m in _any(reader, "meetings", "meeting_id", earlier))
     open_actions = []
-    for row in reader.select("actions", {"school": school, "open": 1}):
-        if row["responsible"] is None or row["completed_on"] is not None:
-            continue
+    for row in action_rows:
         # An action is in scope as its agenda item is (its own row if the item is unknown).
-        if trinn is not None:
-            item = by_key("agenda", agenda_by_id, "item_id", row["item_id"])
-            if not in_scope(item or row):
-                continue
-        meeting = by_key("meetings", meetings, "meeting_id", row["meeting_id"])
+        if trinn is not None and not in_scope(agenda_by_id.get(row["item_id"]) or row):
+            continue
+        meeting = meetings.get(row["meeting_id"])
         if meeting is not None and meeting["cancelled"]:
             continue
         due = date.fromisoformat(row["due"])
@@ -463,7 +467,7 @@ def compute_overview(
     referrals.sort(key=lambda r: (r.made_on, str(r.referral_id)))
 
     since = last_ressursteam.isoformat() if last_ressursteam else None
-    observations = reader.observation_counts(school=school, since=since, trinn=trinn)
+    observations = reader.observation_counts(school=school, since=since, students=student_ids)
     changes = reader.event_type_counts(school=school, since=since)
 
     return Overview(
@@ -483,6 +487,11 @@ def compute_overview(
         arbeidslag_consent=consent_checks,
         changes_since_ressursteam=dict(sorted(changes.items())),
     )
+
+
+def _any(reader: ViewReader, table: str, column: str, values: set[str]) -> list[dict[str, Any]]:
+    """``reader.select_any`` in a stable order, without a call for no values."""
+    return reader.select_any(table, column, sorted(values)) if values else []
 
 
 def _consent_covers(row: dict[str, Any], body: str, meeting_kind: str, on: date) -> bool:

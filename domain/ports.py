@@ -5,7 +5,7 @@ Adapters implement them; the composition root (``adapters.bootstrap``) wires the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -54,10 +54,18 @@ class ViewReader(Protocol):
         """The greatest non-null ``column`` among the rows of ``select(table, where)``."""
         ...
 
+    def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose ``column`` (an indexed one) equals any of ``values``, read
+        at once (``[]`` for no values)."""
+        ...
+
     def observation_counts(
-        self, *, school: str, since: str | None, trinn: int | None
+        self, *, school: str, since: str | None, students: Collection[str]
     ) -> dict[str, int]:
-        """Observations of the school's active students recorded after ``since``, by category."""
+        """Observations at the school recorded after ``since`` (ISO instant; None: all), of
+        the students in ``students`` (their ids), by category. The caller passes the students
+        it shows (active, of one trinn): the count reads the school's recent observations,
+        never the student table, so its cost follows the school and the period."""
         ...
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:

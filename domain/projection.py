@@ -27,8 +27,9 @@ from domain.vedtak import Vedtak
 
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
 #: 2: school and open columns, indexes for the overview; 3: SQLite keys `events` by its rowid
-#: (bulk rebuild); 4: an observation's categories on its own row (all ADR 0014).
-SCHEMA_VERSION: Final = 4
+#: (bulk rebuild); 4: an observation's categories on its own row (all ADR 0014); 5: the
+#: observations index covers the overview's count (ADR 0014, night addendum).
+SCHEMA_VERSION: Final = 5
 
 
 @attrs.frozen
@@ -170,10 +171,11 @@ TABLES: Final = (
         "observations",
         # categories: the observation's category codes joined by CATEGORY_SEPARATOR, so the
         # overview counts them in one range scan of (school, recorded_at), without a lookup
-        # per observation (docs/adr/0014-fast-view-rebuild.md)
+        # per observation; the index covers the count (student, categories), so the scan
+        # reads the index alone (docs/adr/0014-fast-view-rebuild.md)
         ("observation_id", "student_id", "school", "observed_at", "recorded_at", "categories"),
         ("observation_id",),
-        (("student_id",), ("school", "recorded_at")),
+        (("student_id",), ("school", "recorded_at", "student_id", "categories")),
     ),
     Table(
         "consents",

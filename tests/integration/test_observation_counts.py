@@ -40,6 +40,11 @@ from tests.support import COORDINATOR, FakeClock, SequentialIds
 CODES = [c.value for c in ObservationCategory]
 
 
+def everyone(miljo: Miljo) -> set[str]:
+    """The ids of Gjesdal's students, as the overview passes them to the count."""
+    return {str(s["student_id"]) for s in miljo.views.select("students", {"school": GJESDAL})}
+
+
 def test_no_category_code_contains_the_separator() -> None:
     assert all(CATEGORY_SEPARATOR not in code for code in CODES)
 
@@ -84,9 +89,27 @@ def test_recorded_and_corrected_categories_are_on_the_observation_row(
     rows = {r["observation_id"]: r for r in store.views.select("observations", {"school": GJESDAL})}
     assert rows[str(first)]["categories"] == "conflict,social"
     assert rows[str(second)]["categories"] == "family"
-    counts = store.views.observation_counts(school=GJESDAL, since=None, trinn=None)
+    counts = store.views.observation_counts(school=GJESDAL, since=None, students={str(student)})
     assert counts == {"conflict": 1, "social": 1, "family": 1}
-    assert store.views.observation_counts(school=GJESDAL, since=None, trinn=9) == {}
+    # Only the students asked for count (the overview passes its active students of a trinn).
+    assert store.views.observation_counts(school=GJESDAL, since=None, students=set()) == {}
+    other = register_test_student(store, number="1002")
+    observe_break(store, other)
+    store.catch_up()
+    assert store.views.observation_counts(school=GJESDAL, since=None, students=[str(other)]) == {
+        "conflict": 1
+    }
+    assert store.views.observation_counts(
+        school=GJESDAL, since=None, students={str(student), str(other)}
+    ) == {"conflict": 2, "social": 1, "family": 1}
+    # ... and only what was recorded after ``since``.
+    latest = max(r["recorded_at"] for r in store.views.select("observations", {"school": GJESDAL}))
+    assert (
+        store.views.observation_counts(
+            school=GJESDAL, since=latest, students={str(student), str(other)}
+        )
+        == {}
+    )
 
 
 def _older_layout_sqlite(location: StoreLocation) -> None:
@@ -122,7 +145,9 @@ def test_an_older_sqlite_layout_loses_the_retired_table_and_is_rebuilt(
     with open_store(location, clock=clock, ids=SequentialIds(start=1000)) as miljo:
         assert isinstance(miljo.views, SQLiteViewStore)
         miljo.catch_up()
-        counts = miljo.views.observation_counts(school=GJESDAL, since=None, trinn=None)
+        counts = miljo.views.observation_counts(
+            school=GJESDAL, since=None, students=everyone(miljo)
+        )
         assert counts == {"conflict": 1}
     tables = _tables_sqlite(location)
     assert not {f"{PREFIX}{name}" for name in RETIRED_TABLES} & tables
@@ -151,7 +176,9 @@ def test_an_older_postgres_layout_loses_the_retired_table_and_is_rebuilt(
         reopened = PostgresViewStore(miljo.app, location.postgres)
         try:
             reopened.catch_up()
-            counts = reopened.observation_counts(school=GJESDAL, since=None, trinn=None)
+            counts = reopened.observation_counts(
+                school=GJESDAL, since=None, students=everyone(miljo)
+            )
             assert counts == {"conflict": 1}
             names = {
                 str(r["table_name"])
@@ -165,3 +192,27 @@ def test_an_older_postgres_layout_loses_the_retired_table_and_is_rebuilt(
             assert reopened.position() > 0
         finally:
             reopened.close()
+
+
+@pytest.mark.backends("sqlite", reason="SQLite's query plan; the count itself: tests above")
+def test_the_count_reads_the_index_alone_without_the_student_table(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The overview's count of recent observations scans the (school, recorded_at) range of
+    a covering index: no table rows, no student table (whose size grows with history)."""
+    location = new_sqlite_store(tmp_path / "miljo.sqlite")
+    with open_store(location, clock=clock, ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        observe_break(miljo, register_test_student(miljo))
+        miljo.catch_up()
+        assert isinstance(miljo.views, SQLiteViewStore)
+        plans: list[str] = []
+        miljo.views.db.set_trace_callback(plans.append)
+        miljo.views.observation_counts(school=GJESDAL, since="2024-01-01", students=everyone(miljo))
+        miljo.views.db.set_trace_callback(None)
+        (statement,) = (p for p in plans if "observations" in p)
+        plan = " ".join(
+            str(row[3]) for row in miljo.views.db.execute(f"EXPLAIN QUERY PLAN {statement}")
+        )
+    assert "USING COVERING INDEX" in plan
+    assert f"{PREFIX}students" not in statement

@@ -10,7 +10,7 @@ rows read.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -48,10 +48,14 @@ class CountingReader:
     def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
         return self._count(f"latest {table}", self.inner.latest(table, where, column))
 
+    def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
+        found = self.inner.select_any(table, column, values)
+        return self._count(f"select_any {table}", found)  # type: ignore[no-any-return]  # the inner store's rows
+
     def observation_counts(
-        self, *, school: str, since: str | None, trinn: int | None
+        self, *, school: str, since: str | None, students: Collection[str]
     ) -> dict[str, int]:
-        found = self.inner.observation_counts(school=school, since=since, trinn=trinn)
+        found = self.inner.observation_counts(school=school, since=since, students=students)
         return self._count("observation_counts", found)  # type: ignore[no-any-return]  # the counts
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
@@ -128,3 +132,46 @@ def test_history_that_is_over_adds_no_queries_and_no_rows(
     after = reads(store)
     assert after.calls == before.calls
     assert after.rows == before.rows
+
+
+def hold_meeting_with_open_action(miljo: Miljo, clock: FakeClock, student: Any) -> None:
+    """A held ressursteam whose measure for ``student`` is still open (not completed)."""
+    clock.advance(days=7)
+    meeting = miljo.schedule_meeting(
+        COORDINATOR, school=GJESDAL, kind="ressursteam", scheduled_at=clock.now()
+    )
+    item = miljo.add_agenda_item(
+        COORDINATOR, meeting, subject_kind="student", title="Oppfølging", student_id=student
+    )
+    miljo.record_decision(
+        COORDINATOR,
+        meeting,
+        item_id=item,
+        outcome="measure",
+        text="Vedtatt i møtet",
+        responsible="gj-mt1",
+        due=date(2025, 3, 1),
+    )
+    miljo.record_meeting_held(COORDINATOR, meeting, held_at=clock.now())
+
+
+def test_open_actions_of_earlier_meetings_are_read_in_one_query(
+    store: Miljo, gjesdal: Gjesdal, clock: FakeClock
+) -> None:
+    """Actions still open from meetings held long ago need their meeting (was it cancelled?)
+    and, for one trinn, their agenda item: read for all of them at once, not per meeting."""
+    students = [register(store, n) for n in range(4)]
+    hold_meeting_with_open_action(store, clock, students[0])
+    one = reads(store)
+    one_trinn = CountingReader(store.views)
+    compute_overview(one_trinn, school=GJESDAL, on=ON, trinn=8)
+    for student in students[1:]:
+        hold_meeting_with_open_action(store, clock, student)
+    four = reads(store)
+    four_trinn = CountingReader(store.views)
+    overview = compute_overview(four_trinn, school=GJESDAL, on=ON, trinn=8)
+    assert len(overview.open_actions) == 4
+    assert four.calls == one.calls
+    assert four_trinn.calls == one_trinn.calls
+    assert one.calls["select_any meetings"] == 1
+    assert one_trinn.calls["select_any agenda"] == 1
