@@ -25,6 +25,10 @@ BACKEND_NAMES: Final = {SQLITE: "SQLite", POSTGRES: "PostgreSQL"}
 NO_POSTGRES: Final = "n/a (no PostgreSQL server)"
 
 
+#: Row key of the overview measured at every size of the run in alternation (after the rest).
+ALTERNATING_KEY: Final = "miljo.overview_alt"
+
+
 @attrs.frozen
 class Row:
     """One line of the result table.

@@ -14,7 +14,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,6 +26,7 @@ import attrs
 from adapters.bootstrap import StoreLocation, open_store
 from adapters.demo import SeededIds, SimulatedClock
 from bench.common import (
+    ALTERNATING_KEY,
     BACKEND_NAMES,
     POSTGRES,
     SQLITE,
@@ -497,3 +498,44 @@ def measure_store(
         }
     )
     return miljo_rows(manifest, backend, figures, notes)
+
+
+def alternating_overviews(
+    stores: Sequence[tuple[StoreLocation, Manifest]], rounds: int, backend: str
+) -> list[Row]:
+    """The overview of every size's store, measured in alternation: each round times one
+    call per store, in turn (the order reversed every other round), so a machine that slows
+    down or speeds up during the run weighs on every size alike. The stores are the copies
+    the run measured, with its commands in them; one untimed call each first."""
+    sessions = [(Session(location, manifest), manifest) for location, manifest in stores]
+    times: dict[str, list[float]] = {manifest.label: [] for _, manifest in sessions}
+    try:
+        calls = []
+        for session, manifest in sessions:
+            session.miljo.catch_up()
+
+            def overview(s: Session = session) -> None:
+                s.miljo.overview(s.coordinator, school=s.code, on=s.last_day)
+
+            overview()
+            calls.append((manifest.label, overview))
+        for n in range(rounds):
+            for label, call in calls if n % 2 == 0 else reversed(calls):
+                times[label].append(timed(call))
+    finally:
+        for session, _ in sessions:
+            session.close()
+    return [
+        Row(
+            ALTERNATING_KEY,
+            "miljo",
+            "ressursteam overview, every size in alternation",
+            label,
+            median(found) * 1000,
+            "ms",
+            basis=f"{ALTERNATING_KEY}@first",
+            note=f"median of {len(found)} rounds (fastest {min(found) * 1000:.2f} ms)",
+            backend=backend,
+        )
+        for label, found in times.items()
+    ]

@@ -127,20 +127,19 @@ def measure_postgres(
     manifest: Manifest,
     config: measure.MiljoConfig,
     writer: raw.RawWriter,
-) -> list[Row]:
-    """Copy a generated store into a fresh schema (``store copy``) and measure it there."""
+) -> tuple[list[Row], StoreLocation]:
+    """Copy a generated store into a fresh schema (``store copy``) and measure it there.
+    The schema stays (the alternating overview reads it again); the run drops every schema
+    it made at its end, and its keys are in ``work``."""
     size = manifest.label
     target = server.new_schema(f"miljo_{size.lower()}")
     keys_dir = work / f"{size}-postgres.keys"
     location = StoreLocation(db_path=None, keys_dir=keys_dir, postgres=target)
-    try:
-        source, _ = store_files(source_dir)
-        say(f"  {size} (PostgreSQL): store copy of {manifest.events:,} events into a new schema")
-        copied = measure.copy_in_child(source, location)
-        return measure.measure_store(location, manifest, config, writer.batch, POSTGRES, copied)
-    finally:
-        server.drop(target)
-        shutil.rmtree(keys_dir, ignore_errors=True)
+    source, _ = store_files(source_dir)
+    say(f"  {size} (PostgreSQL): store copy of {manifest.events:,} events into a new schema")
+    copied = measure.copy_in_child(source, location)
+    rows = measure.measure_store(location, manifest, config, writer.batch, POSTGRES, copied)
+    return rows, location
 
 
 def stop_on_sigterm(signum: int, frame: object) -> None:
@@ -200,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if server is not None
             else None
         )
+        # The measured copies of each backend, kept for the alternating overview.
+        measured: dict[str, list[tuple[StoreLocation, Manifest]]] = {SQLITE: [], POSTGRES: []}
         try:
             for size in sizes:
                 copy = work / size
@@ -208,12 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows += measure.measure_store(
                     location, manifests[size], miljo_config, writer.batch, SQLITE
                 )
-                shutil.rmtree(copy, ignore_errors=True)
+                measured[SQLITE].append((location, manifests[size]))
                 if server is not None and pg_writer is not None:
                     try:
-                        rows += measure_postgres(
+                        pg_rows, pg_location = measure_postgres(
                             server, work, folders[size], manifests[size], miljo_config, pg_writer
                         )
+                        rows += pg_rows
+                        measured[POSTGRES].append((pg_location, manifests[size]))
                     except (subprocess.CalledProcessError, StoreError, psycopg.Error) as error:
                         # report it in the table, keep the other sizes (a 1M run is long)
                         say(f"bench: {size} on PostgreSQL failed:\n{traceback.format_exc()}")
@@ -221,6 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": failed})
                 else:
                     rows += measure.miljo_rows(manifests[size], POSTGRES, None, {"": NO_POSTGRES})
+            for backend, stores in measured.items():
+                if len(stores) > 1:
+                    say(f"bench: the overview at every size in alternation ({backend})")
+                    rows += measure.alternating_overviews(
+                        stores, miljo_config.overview_repeats, backend
+                    )
         finally:
             writer.close()
             if pg_writer is not None:
