@@ -372,10 +372,11 @@ def chain_table_for(events_table_name: str) -> str:
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     """Appends a chain link per event inside the insert transaction.
 
-    The library pipelines its insert and would commit a transaction in which a later
-    statement failed on the Python side; this recorder runs the same statements (lock
-    table, notify, insert, links) in its own transaction, so events and links commit
-    together or not at all.
+    The library pipelines its insert but catches the errors inside its transaction block,
+    so it would commit a transaction in which a later statement failed on the Python side.
+    This recorder pipelines the same statements (lock table, notify, insert, then the
+    links) in a transaction block that an error leaves by its exception, so events and
+    links commit together or not at all.
     """
 
     def __init__(
@@ -423,8 +424,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        # Pipelined: the lock, the notify and the insert go to the server together, and the
+        # links with the COMMIT (two round trips instead of one per statement). Any error,
+        # on the server or in Python, leaves the transaction block by an exception, which
+        # rolls it back: nothing is committed without its links.
         with (
             self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
             conn.transaction(),
             conn.cursor() as curs,
         ):
@@ -432,6 +438,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return None
             self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
+            pipeline.sync()  # a conflict raises its IntegrityError here
             rows = curs.fetchall()
             if len(rows) != len(stored_events):
                 raise ProgrammingError(

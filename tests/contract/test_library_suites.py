@@ -302,6 +302,43 @@ def test_postgres_conflict_writes_neither_events_nor_links(
     assert assert_postgres_chain_intact(postgres_schema) == 2
 
 
+def test_postgres_failure_after_the_insert_commits_nothing(
+    postgres_schema: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert is pipelined with the lock and the notify; an error on the Python side
+    after it (here: while linking) rolls the whole transaction back (the library's own
+    pipelined insert would commit it)."""
+    datastore = PostgresDatastore(
+        dbname=postgres_schema.dbname,
+        host=postgres_schema.host,
+        port=postgres_schema.port,
+        user=postgres_schema.user,
+        password=postgres_schema.password or "",
+        schema=postgres_schema.schema,
+    )
+    try:
+        recorder = ChainedPostgresApplicationRecorder(
+            datastore, sealing_key=TEST_SEALING_KEY, events_table_name=EVENTS_TABLE
+        )
+        recorder.create_table()
+        recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"a")])
+
+        def fail(*args: object) -> None:
+            raise RuntimeError("no link")
+
+        lost = uuid4()
+        with monkeypatch.context() as patch:
+            patch.setattr(recorder, "_append_links", fail)
+            with pytest.raises(RuntimeError, match="no link"):
+                recorder.insert_events([StoredEvent(lost, 1, "topic", b"b")])
+        assert recorder.select_events(lost) == []
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"c")]) is not None
+        assert recorder.count_events() == 2
+    finally:
+        datastore.close()
+    assert assert_postgres_chain_intact(postgres_schema) == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # The factories, with miljo's transcoder and mapper (and its cipher where the suite allows)
 # ---------------------------------------------------------------------------------------------
