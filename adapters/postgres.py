@@ -369,6 +369,22 @@ def chain_table_for(events_table_name: str) -> str:
     return f"{events_table_name.removesuffix('_events')}_chain"
 
 
+#: The insert transaction's own statements (sent in its pipeline).
+BEGIN: Final = sql.SQL("BEGIN")
+COMMIT: Final = sql.SQL("COMMIT")
+
+
+def _roll_back(conn: psycopg.Connection[Any]) -> None:
+    """End whatever transaction a failed insert left open (outside its pipeline). A
+    connection that cannot roll back is closed: the pool then replaces it."""
+    if conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
+
+
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     """Appends a chain link per event inside the insert transaction.
 
@@ -424,31 +440,38 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # Pipelined: the lock, the notify and the insert go to the server together, and the
-        # links with the COMMIT (two round trips instead of one per statement). Any error,
-        # on the server or in Python, leaves the transaction block by an exception, which
-        # rolls it back: nothing is committed without its links.
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline() as pipeline,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._insert_events(curs, stored_events, **kwargs)  # e.g. a process's tracking row
-            if not stored_events:
-                return None
-            self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
-            pipeline.sync()  # a conflict raises its IntegrityError here
-            rows = curs.fetchall()
-            if len(rows) != len(stored_events):
-                raise ProgrammingError(
-                    f"the insert returned {len(rows)} positions for {len(stored_events)} events"
-                )
-            positions = [int(row["notification_id"]) for row in rows]
-            head = rows[0]["previous_link"]
-            self._append_links(
-                curs, positions, stored_events, GENESIS if head is None else bytes(head)
-            )
+        # Pipelined, in two round trips: BEGIN, the lock, the notify and the insert go to the
+        # server together; then the links with the COMMIT. The transaction is opened and
+        # closed by statements in the pipeline (psycopg's own transaction block would sync
+        # on BEGIN and on COMMIT, two more round trips). Any error, on the server or in
+        # Python, rolls the transaction back before it is raised: nothing is committed
+        # without its links.
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs:
+                    curs.execute(BEGIN, prepare=True)
+                    self._insert_events(curs, stored_events, **kwargs)  # e.g. a tracking row
+                    if not stored_events:
+                        curs.execute(COMMIT, prepare=True)
+                        return None
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    pipeline.sync()  # a conflict raises its IntegrityError here
+                    rows = curs.fetchall()
+                    if len(rows) != len(stored_events):
+                        raise ProgrammingError(
+                            f"the insert returned {len(rows)} positions "
+                            f"for {len(stored_events)} events"
+                        )
+                    positions = [int(row["notification_id"]) for row in rows]
+                    head = rows[0]["previous_link"]
+                    self._append_links(
+                        curs, positions, stored_events, GENESIS if head is None else bytes(head)
+                    )
+                    curs.execute(COMMIT, prepare=True)
+                # Leaving the pipeline sent the links and the COMMIT and read their results.
+            except BaseException:
+                _roll_back(conn)
+                raise
             return positions
 
     def _append_links(
