@@ -31,7 +31,7 @@ def student_id(cli: CliContext, school: str, number: str, *, call: str = "find_s
     school-bound actor's schools is refused first, as that call would refuse it (exit code
     6): the message names the operation asked for, not the look-up of the number, and the
     number is never looked up, so it tells nothing about whether the student exists
-    (docs/adr/0010-access-policy.md, addendum on the command line)."""
+    (docs/adr/0010-access-policy.md, "the scope comes first outside the facade too")."""
     refusal = scope_denied(cli.actor, FACADE_OPERATIONS[call], [check_school_code(school)])
     if refusal is not None:
         raise refusal
