@@ -784,6 +784,19 @@ class PostgresKeyringStorage:
                     )
 
 
+def read_keyring_rows(open_storage: Callable[[], KeyringStorage]) -> KeyringRows:
+    """Every row of a keyring (the data keys still wrapped), from a storage opened for this one
+    read and closed after it, also when the read fails: ``store copy`` reads its source's
+    keyring so, and a PostgreSQL store moving an older miljo's keyring file into its schema
+    reads the file so (``lambda: SQLiteKeyringStorage(path)``). Raises
+    :class:`ProtectionError` (a missing or unreadable keyring)."""
+    storage = open_storage()
+    try:
+        return storage.dump()
+    finally:
+        storage.close()
+
+
 def open_keyring(environment: Mapping[str, str], folder: Path, master_key: bytes) -> Keyring:
     """The keyring of the store whose library environment this is: in the store's schema for
     a PostgreSQL store, else ``keyring.sqlite`` in the key folder."""

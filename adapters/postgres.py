@@ -70,6 +70,7 @@ from adapters.keyring import (
     ProtectionError,
     SQLiteKeyringStorage,
     postgres_ddl,
+    read_keyring_rows,
 )
 from adapters.keys import FINGERPRINT_TABLE, SEALING_KEY, KeyFileError, read_key
 from adapters.protection import MiljoCipher, SnapshotPruner, StoreProtection
@@ -282,15 +283,9 @@ def create_keyring_tables(target: PostgresTarget) -> None:
 
 def _keyring_file_rows(path: Path) -> KeyringRows:
     try:
-        storage = SQLiteKeyringStorage(path)
+        return read_keyring_rows(lambda: SQLiteKeyringStorage(path))
     except ProtectionError as error:
         raise StoreError(str(error)) from None
-    try:
-        return storage.dump()
-    except ProtectionError as error:
-        raise StoreError(str(error)) from None
-    finally:
-        storage.close()
 
 
 def migrate_keyring_file(target: PostgresTarget, keys_dir: Path) -> int:

@@ -21,9 +21,22 @@ import attrs
 
 from domain.errors import AlreadyExists, InvalidValue, NotFound
 from domain.facade import Miljo
-from domain.policy import AccessRequest, Operation, Relation, decide, denied
+from domain.policy import (
+    FACADE_OPERATIONS,
+    AccessRequest,
+    Relation,
+    decide,
+    denied,
+    scope_denied,
+)
 from domain.student import MAX_NAME_LENGTH, check_student_number
-from domain.values import Actor, check_class_name, check_text, has_control_characters
+from domain.values import (
+    Actor,
+    check_class_name,
+    check_school_code,
+    check_text,
+    has_control_characters,
+)
 
 ROSTER_COLUMNS: Final = ("student_number", "name", "trinn", "class")
 MAX_PROBLEMS_SHOWN: Final = 20
@@ -240,13 +253,18 @@ def parse_roster(data: bytes, school: SchoolClasses, *, source: str = "file") ->
 # ---------------------------------------------------------------------------------------------
 
 
-def plan_import(
-    miljo: Miljo, actor: Actor, *, school: str, data: bytes, source: str = "file"
-) -> RosterPlan:
-    """Validate the whole roster and find which rows are new. Writes nothing."""
+def authorize_import(actor: Actor, school: str) -> None:
+    """Refuse an actor who may not register students at ``school``, before the roster is read
+    and before the store is touched: the school scope first, then the role, as the facade's
+    ``register_student`` checks them, with the same :class:`~domain.errors.AccessDenied`
+    (role, operation and school code only; docs/adr/0010-access-policy.md). Pure."""
+    operation = FACADE_OPERATIONS["register_student"]
+    refusal = scope_denied(actor, operation, [check_school_code(school)])
+    if refusal is not None:
+        raise refusal
     request = AccessRequest(
         actor=actor,
-        operation=Operation.REGISTER_STUDENT,
+        operation=operation,
         student_id=None,
         relation=Relation.NONE,
         reason=None,
@@ -254,6 +272,13 @@ def plan_import(
     )
     if not decide(request).allowed:
         raise denied(request)
+
+
+def plan_import(
+    miljo: Miljo, actor: Actor, *, school: str, data: bytes, source: str = "file"
+) -> RosterPlan:
+    """Validate the whole roster and find which rows are new. Writes nothing."""
+    authorize_import(actor, school)
     view = miljo.school(actor, school)
     classes = SchoolClasses(
         code=view.code,

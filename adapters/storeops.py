@@ -51,6 +51,7 @@ from adapters.keyring import (
     PostgresKeyringStorage,
     ProtectionError,
     SQLiteKeyringStorage,
+    read_keyring_rows,
 )
 from adapters.keys import (
     ALL_KEYS,
@@ -581,13 +582,10 @@ def _keyring_storage(keys_dir: Path, target: PostgresTarget | None) -> KeyringSt
 
 
 def _read_keyring(open_keyring: OpenKeyring) -> KeyringRows:
-    storage = open_keyring()
     try:
-        return storage.dump()
+        return read_keyring_rows(open_keyring)
     except ProtectionError as error:
         raise StoreError(str(error)) from None
-    finally:
-        storage.close()
 
 
 def _write_keyring(open_keyring: OpenKeyring, rows: KeyringRows) -> None:

@@ -145,7 +145,7 @@ def access(cli: CliContext, school: str, number: str, as_json: bool) -> None:
     Example:
       miljo --as auditor:p-pvo audit access --school gjesdal 1001 --json
     """
-    sid = student_id(cli, school, number)
+    sid = student_id(cli, school, number, call="access_log")
     reads = cli.miljo.access_log(cli.actor, sid)
     if as_json:
         render.emit_json(

@@ -65,7 +65,7 @@ def history(
         raise click.UsageError("give at most one of --json and --jsonl")
     if jsonl and as_of is not None:
         raise click.UsageError("--jsonl exports the whole history; it cannot take --as-of")
-    sid = student_id(cli, school, number)
+    sid = student_id(cli, school, number, call="export_history" if jsonl else "history")
     if jsonl:
         for record in cli.miljo.export_history(cli.actor, sid, reason=reason):
             click.echo(orjson.dumps(record).decode("utf-8"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from adapters.roster import RosterPlan, RosterReport, RosterRow, plan_import
+from adapters.roster import RosterPlan, RosterReport, RosterRow, authorize_import, plan_import
 from adapters.roster import apply_import as apply_roster
 from cli import render
 from cli.params import json_option, school_option
@@ -38,7 +38,9 @@ def roster(cli: CliContext, file: Path, school: str, as_json: bool) -> None:
     The file is UTF-8 CSV with the header student_number,name,trinn,class. Every
     row is checked first: if any row is bad, nothing is imported and every problem
     is listed by line number (exit code 2). Students whose number is already
-    registered are skipped and counted.
+    registered are skipped and counted. A role that may not register students,
+    or a school outside the acting person's schools, is refused (exit code 6)
+    before the file is read.
 
     \b
     Example:
@@ -48,6 +50,8 @@ def roster(cli: CliContext, file: Path, school: str, as_json: bool) -> None:
       1001,Kari Testesen,8,8c
       1002,Åse Nordmæla,8,8c
     """
+    # Refused before the file is read or the store is opened (same refusal as the facade's).
+    authorize_import(cli.actor, school)
     try:
         data = file.read_bytes()
     except OSError as error:

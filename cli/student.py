@@ -13,6 +13,7 @@ import click
 from cli import render
 from cli.params import ID, INSTANT, ISO_DATE, F, choice, json_option, student_arguments
 from cli.wiring import CliContext, pass_cli
+from domain.policy import FACADE_OPERATIONS, scope_denied
 from domain.student import (
     ERASURE_BASES,
     RESTRICTION_SCOPES,
@@ -20,11 +21,20 @@ from domain.student import (
     DepartureKind,
     ReferralStatus,
 )
-from domain.values import Arena, ExternalBody, MeetingKind, ObservationCategory
+from domain.values import Arena, ExternalBody, MeetingKind, ObservationCategory, check_school_code
 
 
-def student_id(cli: CliContext, school: str, number: str) -> UUID:
-    """Resolve school + student number to the student's id (exit code 4 if unknown)."""
+def student_id(cli: CliContext, school: str, number: str, *, call: str = "find_student") -> UUID:
+    """Resolve school + student number to the student's id (exit code 4 if unknown).
+
+    ``call`` is the facade method the command then calls with the id. A school outside a
+    school-bound actor's schools is refused first, as that call would refuse it (exit code
+    6): the message names the operation asked for, not the look-up of the number, and the
+    number is never looked up, so it tells nothing about whether the student exists
+    (docs/adr/0010-access-policy.md, "the scope comes first outside the facade too")."""
+    refusal = scope_denied(cli.actor, FACADE_OPERATIONS[call], [check_school_code(school)])
+    if refusal is not None:
+        raise refusal
     return cli.miljo.find_student(cli.actor, school=school, student_number=number)
 
 
@@ -89,7 +99,9 @@ def find(cli: CliContext, school: str, number: str, as_json: bool) -> None:
     Example:
       miljo student find --school gjesdal 1001 --json
     """
-    summary = cli.miljo.student_summary(cli.actor, student_id(cli, school, number))
+    summary = cli.miljo.student_summary(
+        cli.actor, student_id(cli, school, number, call="student_summary")
+    )
     if as_json:
         render.emit_json(render.STUDENT_SUMMARY.build(summary))
         return
@@ -125,7 +137,9 @@ def show(cli: CliContext, school: str, number: str, reason: str | None, as_json:
     Example:
       miljo student show --school gjesdal 1001 --reason "ressursteam 2024-09-04"
     """
-    case = cli.miljo.student_case(cli.actor, student_id(cli, school, number), reason=reason)
+    case = cli.miljo.student_case(
+        cli.actor, student_id(cli, school, number, call="student_case"), reason=reason
+    )
     if as_json:
         render.emit_json(render.STUDENT_CASE.build(case))
         return
@@ -221,7 +235,7 @@ def change_class(
     """
     cli.miljo.change_class(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="change_class"),
         trinn=trinn,
         class_name=class_name,
         effective_from=effective_from,
@@ -252,7 +266,11 @@ def depart(
       miljo student depart --school gjesdal 1001 --kind transferred --to-school strinda
     """
     cli.miljo.record_departure(
-        cli.actor, student_id(cli, school, number), kind=kind, on=on, to_school=to_school
+        cli.actor,
+        student_id(cli, school, number, call="record_departure"),
+        kind=kind,
+        on=on,
+        to_school=to_school,
     )
     render.report(as_json, "student depart", f"Recorded departure of student {number}")
 
@@ -303,7 +321,7 @@ def observe(
     """
     new_id = cli.miljo.record_observation(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="record_observation"),
         arena=arena,
         categories=list(categories),
         text=text,
@@ -346,7 +364,7 @@ def correct_observation(
     """
     new_id = cli.miljo.correct_observation(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="correct_observation"),
         corrects=corrects,
         arena=arena,
         categories=list(categories),
@@ -370,7 +388,9 @@ def concern(cli: CliContext, school: str, number: str, summary: str, as_json: bo
     Example:
       miljo student concern --school gjesdal 1001 --summary "Mye fravær etter høstferien"
     """
-    new_id = cli.miljo.raise_concern(cli.actor, student_id(cli, school, number), summary=summary)
+    new_id = cli.miljo.raise_concern(
+        cli.actor, student_id(cli, school, number, call="raise_concern"), summary=summary
+    )
     render.report(as_json, "student concern", "Raised concern", new_id=new_id)
 
 
@@ -411,7 +431,7 @@ def consent(
         raise click.UsageError("give exactly one of --body and --meeting-kind")
     new_id = cli.miljo.record_consent(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="record_consent"),
         giver=giver,
         scope_kind=scope_kind,
         scope=scope,
@@ -438,7 +458,10 @@ def withdraw_consent(
       miljo student withdraw-consent --school gjesdal 1001 --consent ID --on 2024-11-01
     """
     cli.miljo.withdraw_consent(
-        cli.actor, student_id(cli, school, number), consent_id=consent_id, withdrawn_on=on
+        cli.actor,
+        student_id(cli, school, number, call="withdraw_consent"),
+        consent_id=consent_id,
+        withdrawn_on=on,
     )
     render.report(as_json, "student withdraw-consent", f"Withdrew consent {consent_id}")
 
@@ -466,7 +489,11 @@ def refer(
       miljo student refer --school gjesdal 1001 --body ppt --reason "Sakkyndig vurdering"
     """
     new_id = cli.miljo.make_referral(
-        cli.actor, student_id(cli, school, number), body=body, reason=reason, made_on=on
+        cli.actor,
+        student_id(cli, school, number, call="make_referral"),
+        body=body,
+        reason=reason,
+        made_on=on,
     )
     render.report(as_json, "student refer", "Recorded referral", new_id=new_id)
 
@@ -494,7 +521,11 @@ def referral_status(
       miljo student referral-status --school gjesdal 1001 --referral ID --status acknowledged
     """
     cli.miljo.change_referral_status(
-        cli.actor, student_id(cli, school, number), referral_id=referral_id, status=status, on=on
+        cli.actor,
+        student_id(cli, school, number, call="change_referral_status"),
+        referral_id=referral_id,
+        status=status,
+        on=on,
     )
     render.report(as_json, "student referral-status", f"Referral {referral_id} is now {status}")
 
@@ -545,7 +576,7 @@ def plan_create(
     """
     new_id = cli.miljo.create_aktivitetsplan(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="create_aktivitetsplan"),
         problem=problem,
         measures=list(measures),
         when=when,
@@ -582,7 +613,7 @@ def plan_evaluate(
     """
     cli.miljo.evaluate_aktivitetsplan(
         cli.actor,
-        student_id(cli, school, number),
+        student_id(cli, school, number, call="evaluate_aktivitetsplan"),
         plan_id=plan_id,
         assessment=assessment,
         next_evaluation_date=next_evaluation_date,
@@ -614,7 +645,11 @@ def plan_close(
       miljo student plan close --school gjesdal 1001 --plan ID --reason "Målene er nådd"
     """
     cli.miljo.close_aktivitetsplan(
-        cli.actor, student_id(cli, school, number), plan_id=plan_id, reason=reason, closed_on=on
+        cli.actor,
+        student_id(cli, school, number, call="close_aktivitetsplan"),
+        plan_id=plan_id,
+        reason=reason,
+        closed_on=on,
     )
     render.report(as_json, "student plan close", f"Closed aktivitetsplan {plan_id}")
 
@@ -664,7 +699,11 @@ def restrict(
         --reason "Klage til Statsforvalteren"
     """
     cli.miljo.restrict_records(
-        cli.actor, student_id(cli, school, number), scope=scope, reason=reason, on=on
+        cli.actor,
+        student_id(cli, school, number, call="restrict_records"),
+        scope=scope,
+        reason=reason,
+        on=on,
     )
     render.report(
         as_json, "student restrict", f"Restricted the {scope} records of student {number}"
@@ -693,7 +732,11 @@ def lift_restriction(
         --scope vedtak --reason "Klagen er avgjort"
     """
     cli.miljo.lift_restriction(
-        cli.actor, student_id(cli, school, number), scope=scope, reason=reason, on=on
+        cli.actor,
+        student_id(cli, school, number, call="lift_restriction"),
+        scope=scope,
+        reason=reason,
+        on=on,
     )
     render.report(
         as_json,
@@ -745,7 +788,11 @@ def erase(
             "erasing personal data cannot be undone; give --yes to confirm (nothing was erased)"
         )
     deleted = cli.miljo.erase_personal_data(
-        cli.actor, student_id(cli, school, number), basis=basis, on=on, reason=reason
+        cli.actor,
+        student_id(cli, school, number, call="erase_personal_data"),
+        basis=basis,
+        on=on,
+        reason=reason,
     )
     if as_json:
         render.emit_json(

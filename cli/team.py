@@ -198,7 +198,7 @@ def assign(
         minutes_per_week=hours_to_minutes(hours),
         valid_from=valid_from,
         valid_to=valid_to,
-        student_id=student_id(cli, school, number) if number is not None else None,
+        student_id=student_id(cli, school, number, call="assign") if number is not None else None,
         vedtak_id=vedtak_id,
         trinn=trinn,
         class_name=class_name,

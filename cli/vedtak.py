@@ -58,7 +58,7 @@ def open_(
       miljo vedtak open --school gjesdal 1001 --kind individually_adapted_education
     """
     new_id = cli.miljo.open_vedtak(
-        cli.actor, student_id(cli, school, number), kind=kind, opened_on=on
+        cli.actor, student_id(cli, school, number, call="open_vedtak"), kind=kind, opened_on=on
     )
     render.report(as_json, "vedtak open", "Opened vedtak", new_id=new_id)
 

@@ -39,6 +39,7 @@ from domain.values import (
     MeetingKind,
     Role,
     check_class_name,
+    check_date,
     check_person_id,
     check_school_code,
     check_text,
@@ -150,9 +151,9 @@ VALUE_TYPES = (Participant, AgendaItemView, NoteView, DecisionView, ActionView, 
 
 
 def _check_date(value: date, what: str) -> date:
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidValue(what, "must be a date")
-    return value
+    """A calendar date in the years the domain accepts (``values.check_date``, ADR 0007
+    addendum). Commands only: stored events are replayed as they are."""
+    return check_date(value, what)
 
 
 def _check_uuid(value: UUID, what: str) -> UUID:

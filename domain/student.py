@@ -43,6 +43,7 @@ from domain.values import (
     ObservationCategory,
     Role,
     check_class_name,
+    check_date,
     check_period,
     check_person_id,
     check_school_code,
@@ -125,9 +126,9 @@ def check_student_number(value: str) -> str:
 
 
 def _check_date(value: date, what: str) -> date:
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise InvalidValue(what, "must be a calendar date")
-    return value
+    """A calendar date in the years the domain accepts (``values.check_date``, ADR 0007
+    addendum). Commands only: stored events are replayed as they are."""
+    return check_date(value, what)
 
 
 def _check_uuid(value: UUID, what: str) -> UUID:
@@ -1289,6 +1290,7 @@ class Student(MiljoAggregate):
                 "restriction scope", f"must be one of: {', '.join(RESTRICTION_SCOPES)}"
             )
         check_text(reason, "reason", limit=2000)
+        _check_date(on, "restriction date")
         if scope in self.restrictions:
             raise AlreadyExists(f"records ({scope}) are already restricted")
         self._record(
@@ -1306,6 +1308,7 @@ class Student(MiljoAggregate):
         if scope not in self.restrictions:
             raise UnknownEntry(f"records ({scope}) are not restricted")
         check_text(reason, "reason", limit=2000)
+        _check_date(on, "lifting date")
         self._record(
             self.RestrictionLifted, actor=actor, at=at, scope=scope, reason=reason, lifted_on=on
         )
@@ -1315,6 +1318,7 @@ class Student(MiljoAggregate):
         adapter's part, done in the same command)."""
         if basis not in ERASURE_BASES:
             raise InvalidValue("erasure basis", f"must be one of: {', '.join(ERASURE_BASES)}")
+        _check_date(on, "erasure date")
         if on > local_date(at):
             raise DateInFuture(f"erasure date {on.isoformat()} is in the future")
         self._record(self.PersonalDataErased, actor=actor, at=at, basis=basis, erased_on=on)

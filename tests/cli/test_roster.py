@@ -24,7 +24,7 @@ from adapters.roster import (
 )
 from domain.errors import AccessDenied, InvalidValue, NotFound
 from domain.facade import Miljo
-from domain.values import Actor
+from domain.values import Actor, Role
 from tests.support import (
     ADMIN,
     AUDITOR,
@@ -258,3 +258,70 @@ def test_roles_that_may_not_register_students_may_not_import(miljo: Miljo, actor
 def test_unknown_school(miljo: Miljo) -> None:
     with pytest.raises(NotFound):
         import_roster(miljo, ADMIN, school="sandnes", data=ROSTER)
+
+
+# ---------------------------------------------------------------------------------------------
+# The school scope (docs/adr/0010-access-policy.md, addenda)
+# ---------------------------------------------------------------------------------------------
+
+#: The rektor and inspektør of another school: their role may register students, not here.
+FOREIGN_REKTOR = Actor(person_id="p-rektor-s", role=Role.REKTOR, schools=frozenset({"sandnes"}))
+FOREIGN_INSPEKTOR = Actor(
+    person_id="p-insp-s", role=Role.INSPEKTOR, schools=frozenset({"sandnes", "time"})
+)
+FOREIGN_REFUSAL = "at school gjesdal, not one of its schools"
+
+
+@pytest.mark.parametrize("actor", [FOREIGN_REKTOR, FOREIGN_INSPEKTOR], ids=["rektor", "inspektor"])
+def test_an_actor_of_another_school_is_refused_before_the_roster_is_read(
+    miljo: Miljo, actor: Actor
+) -> None:
+    # given a student at gjesdal and a roster that is not even valid CSV text
+    student = miljo.register_student(
+        ADMIN, school="gjesdal", student_number="1001", name="Kari", trinn=8, class_name="8c"
+    )
+    events = miljo.event_count()
+    not_a_roster = b"\xff\xfe not UTF-8, not a roster"
+    # when a school-bound actor of another school imports it into gjesdal
+    with pytest.raises(AccessDenied) as refused:
+        import_roster(miljo, actor, school="gjesdal", data=not_a_roster)
+    # then the refusal is the facade's own for registering a student at a foreign school,
+    # raised before the data is parsed (not RosterInvalid), naming no student
+    with pytest.raises(AccessDenied) as facade_refused:
+        miljo.register_student(
+            actor, school="gjesdal", student_number="2001", name="Åse", trinn=8, class_name="8c"
+        )
+    assert str(refused.value) == str(facade_refused.value)
+    assert str(refused.value) == (
+        f"role {actor.role.value} may not register a student {FOREIGN_REFUSAL}"
+    )
+    with pytest.raises(AccessDenied, match=FOREIGN_REFUSAL):
+        plan_import(miljo, actor, school="gjesdal", data=ROSTER)
+    # and nothing is written: no student, no access-log entry (the facade's refusals leave
+    # none either: a refused case read is not a read)
+    with pytest.raises(AccessDenied):
+        miljo.student_case(actor, student)
+    assert miljo.event_count() == events
+    assert miljo.access_log(AUDITOR, student) == []
+
+
+def test_an_actor_with_the_school_among_its_schools_imports(miljo: Miljo) -> None:
+    both = Actor(
+        person_id="p-rektor-2", role=Role.REKTOR, schools=frozenset({"sandnes", "gjesdal"})
+    )
+    report = import_roster(miljo, both, school="gjesdal", data=ROSTER)
+    assert (report.registered, report.already_present) == (3, 0)
+
+
+def test_a_school_bound_actor_is_refused_an_unknown_school_outside_its_scope(
+    miljo: Miljo,
+) -> None:
+    """Refused, not NotFound: whether a school outside the scope exists is not told."""
+    with pytest.raises(AccessDenied, match="at school bergen, not one of its schools"):
+        import_roster(miljo, FOREIGN_REKTOR, school="bergen", data=ROSTER)
+
+
+@pytest.mark.parametrize("actor", [ADMIN, FOREIGN_REKTOR], ids=["admin", "rektor"])
+def test_a_malformed_school_code_is_invalid_input(miljo: Miljo, actor: Actor) -> None:
+    with pytest.raises(InvalidValue, match="school code"):
+        import_roster(miljo, actor, school="Gjesdal", data=ROSTER)

@@ -50,6 +50,100 @@ def test_a_foreign_school_is_access_denied_and_nothing_is_written(
     assert school.stored_events() == before
 
 
+#: Commands that name a student by school and number, and the operation a foreign school
+#: is refused for: the one the command asks for, whatever it looks up first.
+ASKED_FOR = [
+    (("student", "show", *STUDENT), "read a student's case"),
+    (("student", "show", *STUDENT, "--reason", "ressursteam"), "read a student's case"),
+    (("student", "find", *STUDENT), "read a school"),
+    (
+        (
+            "student",
+            "observe",
+            *STUDENT,
+            "--arena",
+            "break",
+            "--category",
+            "conflict",
+            "--text",
+            "Uro",
+        ),
+        "record an observation",
+    ),
+    (("student", "concern", *STUDENT, "--summary", "Uro"), "raise a concern"),
+    (
+        ("student", "restrict", *STUDENT, "--scope", "case", "--reason", "Sperret"),
+        "restrict a record",
+    ),
+    (("history", *STUDENT), "read a student's case"),
+    (("history", *STUDENT, "--jsonl", "--reason", "innsyn"), "export a student's case"),
+    (("audit", "access", *STUDENT), "read an access log"),
+    (("vedtak", "open", *STUDENT, "--kind", "individually_adapted_education"), "open a vedtak"),
+]
+
+
+ASKED_FOR_IDS = ["show", "show-reason", "find", "observe", "concern", "restrict", "history",
+                 "history-jsonl", "audit-access", "vedtak-open"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "operation"), ASKED_FOR, ids=ASKED_FOR_IDS)
+def test_a_foreign_school_refusal_names_the_operation_asked_for(
+    school: Cli, command: tuple[str, ...], operation: str
+) -> None:
+    before = school.stored_events()
+    expected = (
+        f"miljo: error: access denied: role rektor may not {operation} "
+        "at school gjesdal, not one of its schools"
+    )
+    assert school.fails(exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", *command) == (
+        expected
+    )
+    # The same for a number not registered there: the refusal tells nothing about existence.
+    unknown = tuple("9999" if part == "1001" else part for part in command)
+    assert school.fails(exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", *unknown) == (
+        expected
+    )
+    assert school.stored_events() == before
+
+
+def test_an_unknown_number_at_an_own_school_is_still_not_found(school: Cli) -> None:
+    line = school.fails(
+        exit_codes.NOT_FOUND, "--as", "rektor:p-1@gjesdal", "student", "show", "--school",
+        "gjesdal", "9999",
+    )  # fmt: skip
+    assert "9999" not in line
+
+
+def test_a_roster_for_a_foreign_school_is_refused_before_the_file_is_read(
+    school: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roster = tmp_path / "elever.csv"
+    roster.write_text("student_number,name,trinn,class\n2001,Åse Nordmæla,8,8c\n")
+    read: list[Path] = []
+    original = Path.read_bytes
+
+    def recording_read_bytes(path: Path) -> bytes:
+        read.append(path)
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
+    before = school.stored_events()
+    line = school.fails(
+        exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", "import", "roster", str(roster),
+        "--school", "gjesdal",
+    )  # fmt: skip
+    assert line == (
+        "miljo: error: access denied: role rektor may not register a student "
+        "at school gjesdal, not one of its schools"
+    )
+    assert roster not in read
+    assert school.stored_events() == before
+    # The rektor of the school imports the same file.
+    school.ok("--as", "rektor:p-1@gjesdal", "import", "roster", str(roster), "--school", "gjesdal")
+    assert roster in read
+    assert school.stored_events() > before
+
+
 @pytest.mark.parametrize(
     ("actor", "says"),
     [
@@ -121,9 +215,24 @@ def test_the_installed_command_applies_the_scope(school: Cli) -> None:
     assert logged > before  # the read is logged
     foreign = run("miljokoordinator:p-17@sandnes", "student", "show", *STUDENT)
     assert (foreign.returncode, foreign.stdout) == (exit_codes.ACCESS_DENIED, "")
-    # The first step refused is finding the student by number at the school.
+    # The refusal names the case read asked for (not the look-up of the number before it).
     assert foreign.stderr == (
-        "miljo: error: access denied: role miljokoordinator may not read a school "
+        "miljo: error: access denied: role miljokoordinator may not read a student's case "
+        "at school gjesdal, not one of its schools\n"
+    )
+    # A number unknown at that school is refused alike: nothing tells whether it exists.
+    unknown = run("miljokoordinator:p-17@sandnes", "student", "show", "--school", "gjesdal", "9999")
+    assert (unknown.returncode, unknown.stdout, unknown.stderr) == (
+        foreign.returncode,
+        foreign.stdout,
+        foreign.stderr,
+    )
+    roster = school.home.parent / "garbage.csv"
+    roster.write_bytes(b"\xff\xfe not UTF-8, not a roster")
+    refused = run("rektor:p-1@sandnes", "import", "roster", str(roster), "--school", "gjesdal")
+    assert (refused.returncode, refused.stdout) == (exit_codes.ACCESS_DENIED, "")
+    assert refused.stderr == (
+        "miljo: error: access denied: role rektor may not register a student "
         "at school gjesdal, not one of its schools\n"
     )
     missing = run("miljokoordinator:p-17", "student", "show", *STUDENT)

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 from uuid import UUID
@@ -36,6 +36,8 @@ from adapters.keyring import (
     PostgresKeyringStorage,
     ProtectionError,
     SQLiteKeyringStorage,
+    Wrap,
+    read_keyring_rows,
 )
 from adapters.protection import ERASED
 from adapters.storeops import copy_store
@@ -112,11 +114,104 @@ class Where:
         return [sys.executable, "-c", CHILD, self.kind, where, MASTER.hex()]
 
     def rows(self) -> KeyringRows:
-        storage = self.storage()
-        try:
-            return storage.dump()
-        finally:
-            storage.close()
+        return read_keyring_rows(self.storage)
+
+
+# ---------------------------------------------------------------------------------------------
+# read_keyring_rows: the one read of every row (store copy; moving an older keyring file)
+# ---------------------------------------------------------------------------------------------
+
+
+class RecordingStorage:
+    """A storage for the read of every row only: remembers whether it was closed."""
+
+    name = "test keyring"
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
+        raise AssertionError("not used")
+
+    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
+        raise AssertionError("not used")
+
+    def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
+        raise AssertionError("not used")
+
+    def erase(self, subject: str, purpose: str) -> int:
+        raise AssertionError("not used")
+
+    def changed(self) -> bool:
+        raise AssertionError("not used")
+
+    def dump(self) -> KeyringRows:
+        raise AssertionError("not used")
+
+    def load(self, rows: KeyringRows) -> None:
+        raise AssertionError("not used")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FailingStorage(RecordingStorage):
+    """A storage whose dump fails (a damaged file, a lost connection)."""
+
+    def dump(self) -> KeyringRows:
+        raise ProtectionError("keyring test keyring cannot be read")
+
+
+class ClosingStorage(RecordingStorage):
+    """A real storage's dump, remembering its close (a PostgreSQL storage reconnects when
+    used after close, so the close is observed, not inferred)."""
+
+    def __init__(self, storage: KeyringStorage) -> None:
+        super().__init__()
+        self.storage = storage
+
+    def dump(self) -> KeyringRows:
+        return self.storage.dump()
+
+    def close(self) -> None:
+        super().close()
+        self.storage.close()
+
+
+def test_every_row_is_read_and_the_storage_is_closed_after(where: Where) -> None:
+    # given a keyring with one student's archival key and an erased erasable key
+    ring = where.keyring()
+    ring.current("student-1", ARCHIVAL)
+    ring.erase("student-1", ERASABLE)
+    ring.close()
+    opened: list[ClosingStorage] = []
+
+    def open_storage() -> KeyringStorage:
+        opened.append(ClosingStorage(where.storage()))
+        return opened[-1]
+
+    # when every row is read
+    rows = read_keyring_rows(open_storage)
+    # then the key and the erasure are there, and the storage opened for the read is closed
+    assert [(k.subject, k.purpose, k.generation) for k in rows.keys] == [("student-1", ARCHIVAL, 1)]
+    assert [(e.subject, e.purpose, e.generation) for e in rows.erasures] == [
+        ("student-1", ERASABLE, 1)
+    ]
+    assert [storage.closed for storage in opened] == [True]
+
+
+def test_a_failed_read_still_closes_the_storage() -> None:
+    storage = FailingStorage()
+    with pytest.raises(ProtectionError, match="cannot be read"):
+        read_keyring_rows(lambda: storage)
+    assert storage.closed
+
+
+def test_reading_a_missing_keyring_file_is_a_protection_error(tmp_path: Path) -> None:
+    path = tmp_path / KEYRING_FILE
+    with pytest.raises(ProtectionError, match="is missing"):
+        read_keyring_rows(lambda: SQLiteKeyringStorage(path))
+    assert not path.exists()
 
 
 class Child:
