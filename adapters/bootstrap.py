@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 
 from adapters.chain import SingleWriterWatch, SQLiteWriteWatch
 from adapters.keys import (
@@ -46,9 +46,10 @@ from adapters.protection import (
     SnapshotPruner,
     StoreProtection,
 )
+from adapters.sqlitesnapshots import SQLiteStreamReader
 from adapters.system import RandomIds, SystemClock
 from adapters.views import SQLiteViewStore, ViewError
-from domain.application import DEFAULT_CACHE_SIZE, MiljoApplication, WriteWatch
+from domain.application import DEFAULT_CACHE_SIZE, MiljoApplication, StreamReader, WriteWatch
 from domain.facade import Miljo
 from domain.legal import LegalReferences
 from domain.ports import Clock, IdFactory, KeyedHasher, Protection, ViewStore
@@ -344,6 +345,7 @@ def _application(
     try:
         app = MiljoApplication(env=env)
         app.repository.write_watch = _write_watch(app)
+        app.repository.stream_reader = _stream_reader(app)
         cipher = app.mapper.cipher
         if isinstance(cipher, MiljoCipher):
             # One check for another process's erasure per facade call (ADR 0013, addendum).
@@ -368,6 +370,19 @@ def _write_watch(app: MiljoApplication) -> WriteWatch | None:
         return SQLiteWriteWatch(recorder.datastore)
     if isinstance(recorder, POPOApplicationRecorder):
         return SingleWriterWatch()
+    return None
+
+
+def _stream_reader(app: MiljoApplication) -> StreamReader | None:
+    """Snapshot and events of a load in one read (SQLite; docs/adr/0013, addendum)."""
+    snapshots = app.snapshots.recorder if app.snapshots is not None else None
+    events = app.recorder
+    if (
+        isinstance(snapshots, SQLiteAggregateRecorder)
+        and isinstance(events, SQLiteAggregateRecorder)
+        and SQLiteStreamReader.fits(snapshots, events)
+    ):
+        return SQLiteStreamReader(snapshots, events)
     return None
 
 

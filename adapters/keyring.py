@@ -97,12 +97,12 @@ class KeyringStorage(Protocol):
 
     name: str
 
-    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
-        """The current generation and its wrapped key, or None."""
-        ...
-
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         """The wrapped key of one generation, or None if it was erased (or never made)."""
+        ...
+
+    def live(self, subject: str) -> list[tuple[str, int, bytes]]:
+        """Every stored key of ``subject`` in one read: (purpose, generation, wrapped)."""
         ...
 
     def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
@@ -166,6 +166,11 @@ class Keyring:
         self._lock = threading.Lock()
         self._keys: _LRU[tuple[str, str, int], AESGCM] = _LRU(KEY_CACHE_SIZE)
         self._current: _LRU[tuple[str, str], tuple[int, AESGCM]] = _LRU(KEY_CACHE_SIZE)
+        #: Per subject, its stored keys as one read found them, still wrapped:
+        #: {(purpose, generation): wrapped}. A subject's first lookup reads all of its keys
+        #: at once (a student's history names both purposes); each is unwrapped when first
+        #: asked for. Only what was found is trusted: a key missing here is fetched alone.
+        self._wrapped: _LRU[str, dict[tuple[str, int], bytes]] = _LRU(KEY_CACHE_SIZE)
         if storage is None or isinstance(storage, Path):
             storage = SQLiteKeyringStorage(storage)
         self.storage: KeyringStorage = storage
@@ -217,6 +222,23 @@ class Keyring:
     def _forget(self) -> None:
         self._keys.clear()
         self._current.clear()
+        self._wrapped.clear()
+
+    def _stored(self, subject: str) -> dict[tuple[str, int], bytes]:
+        """The subject's stored keys, wrapped: read once (one query for every purpose and
+        generation), then kept until the cache is dropped or the subject's key is erased."""
+        found = self._wrapped.hit(subject)
+        if found is None:
+            found = {(p, g): w for p, g, w in self.storage.live(subject)}
+            self._wrapped.keep(subject, found)
+        return found
+
+    def _opened(self, subject: str, purpose: str, generation: int, wrapped: bytes) -> AESGCM:
+        """The unwrapped key, unwrapped once however it was found."""
+        cached = self._keys.hit((subject, purpose, generation))
+        if cached is not None:
+            return cached
+        return self._unwrap(subject, purpose, generation, wrapped)
 
     def _refresh(self) -> None:
         """Drop the cache if another process may have erased a key meanwhile. Inside a
@@ -266,16 +288,25 @@ class Keyring:
             cached = self._current.hit((subject, purpose))
             if cached is not None:
                 return cached
-            row = self.storage.latest(subject, purpose)
+            stored = self._stored(subject)
+            generations = [g for p, g in stored if p == purpose]
+            row = None
+            if generations:
+                generation = max(generations)
+                row = (generation, stored[(purpose, generation)])
             if row is None:
                 # A student's first record: make both of their keys in one transaction.
                 others = tuple(p for p in (ARCHIVAL, ERASABLE) if p != purpose)
                 self.storage.create(subject, (purpose, *others), self._wrap(subject))
-                row = self.storage.latest(subject, purpose)  # ours, or a concurrent writer's
-                if row is None:
+                self._wrapped.pop(subject, None)  # read again: ours, or a concurrent writer's
+                stored = self._stored(subject)
+                generations = [g for p, g in stored if p == purpose]
+                if not generations:
                     raise ProtectionError(f"{self._name}: a new data key was not stored")
+                generation = max(generations)
+                row = (generation, stored[(purpose, generation)])
             generation, wrapped = row
-            found = (generation, self._unwrap(subject, purpose, generation, wrapped))
+            found = (generation, self._opened(subject, purpose, generation, wrapped))
             self._current.keep((subject, purpose), found)
             return found
 
@@ -286,7 +317,11 @@ class Keyring:
             cached = self._keys.hit((subject, purpose, generation))
             if cached is not None:
                 return cached
-            wrapped = self.storage.fetch(subject, purpose, generation)
+            wrapped = self._stored(subject).get((purpose, generation))
+            if wrapped is None:
+                # Not among the keys read before (erased, or made since by another process
+                # after an erasure): ask the storage for this one.
+                wrapped = self.storage.fetch(subject, purpose, generation)
             if wrapped is None:
                 raise KeyErased(f"{purpose}/{generation}")
             return self._unwrap(subject, purpose, generation, wrapped)
@@ -300,6 +335,7 @@ class Keyring:
                 return self.storage.erase(subject, purpose)
             finally:
                 self._current.pop((subject, purpose), None)
+                self._wrapped.pop(subject, None)
                 for key in [k for k in self._keys if k[0] == subject and k[1] == purpose]:
                     del self._keys[key]
 
@@ -399,15 +435,6 @@ class SQLiteKeyringStorage:
         self._erasures = erasures
         return True
 
-    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
-        with self._sqlite("read"):
-            row = self._db.execute(
-                "SELECT generation, wrapped FROM data_keys WHERE subject = ? AND purpose = ? "
-                "ORDER BY generation DESC LIMIT 1",
-                (subject, purpose),
-            ).fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
-
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         with self._sqlite("read"):
             row = self._db.execute(
@@ -416,6 +443,14 @@ class SQLiteKeyringStorage:
                 (subject, purpose, generation),
             ).fetchone()
         return None if row is None else bytes(row[0])
+
+    def live(self, subject: str) -> list[tuple[str, int, bytes]]:
+        with self._sqlite("read"):
+            rows = self._db.execute(
+                "SELECT purpose, generation, wrapped FROM data_keys WHERE subject = ?",
+                (subject,),
+            ).fetchall()
+        return [(str(p), int(g), bytes(w)) for p, g, w in rows]
 
     def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
         # BEGIN IMMEDIATE serialises writers across processes: the check below sees every key
@@ -556,11 +591,11 @@ class PostgresKeyringStorage:
         # database are not held up): the moral equivalent of SQLite's BEGIN IMMEDIATE.
         self._lock_sql = "SELECT pg_advisory_xact_lock(hashtext(%s))"
         self._lock_key = f"miljo-keyring:{schema}"
-        self._latest = sql.SQL(
-            "SELECT generation, wrapped FROM {} WHERE subject = %s AND purpose = %s"
-        ).format(keys)
         self._fetch = sql.SQL(
             "SELECT wrapped FROM {} WHERE subject = %s AND purpose = %s AND generation = %s"
+        ).format(keys)
+        self._live = sql.SQL(
+            "SELECT purpose, generation, wrapped FROM {} WHERE subject = %s"
         ).format(keys)
         self._exists = sql.SQL("SELECT 1 FROM {} WHERE subject = %s AND purpose = %s").format(keys)
         self._last_erased = sql.SQL(
@@ -694,15 +729,15 @@ class PostgresKeyringStorage:
 
     # -- reads and writes --------------------------------------------------------------------
 
-    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
-        with self._pg("read"):
-            row = self._connection().execute(self._latest, (subject, purpose)).fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
-
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         with self._pg("read"):
             row = self._connection().execute(self._fetch, (subject, purpose, generation)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def live(self, subject: str) -> list[tuple[str, int, bytes]]:
+        with self._pg("read"):
+            rows = self._connection().execute(self._live, (subject,)).fetchall()
+        return [(str(p), int(g), bytes(w)) for p, g, w in rows]
 
     def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
         with self._pg("written"):

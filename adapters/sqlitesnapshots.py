@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from typing import Final
+from typing import Any, Final
+from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT, SQLiteAggregateRecorder
 
 #: Suffix of the old table while its rows are moved (inside the migrating transaction only).
@@ -94,3 +96,69 @@ class MiljoSQLiteSnapshotRecorder(SQLiteAggregateRecorder):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+
+class SQLiteStreamReader:
+    """``domain.application.StreamReader`` for an SQLite store: a stream's newest snapshot
+    (at or below ``lte``) and its events after it, read in one transaction on one pooled
+    connection (docs/adr/0013-command-path-cache.md, addendum "a student's first load").
+
+    The library's ``Repository`` reads them with two ``select_events`` calls, each taking a
+    pooled connection and its own ``BEGIN``/``ROLLBACK``. The statements here are the ones
+    the library's recorders run, so they share the connections' statement cache; being one
+    read transaction, the snapshot and the events are also from one state of the file.
+    """
+
+    def __init__(self, snapshots: SQLiteAggregateRecorder, events: SQLiteAggregateRecorder) -> None:
+        if not self.fits(snapshots, events):
+            raise ValueError("the recorders do not share one SQLite datastore with UUID ids")
+        self.datastore = events.datastore
+        self._snapshots = snapshots.select_events_statement
+        self._events = events.select_events_statement
+
+    @staticmethod
+    def fits(snapshots: SQLiteAggregateRecorder, events: SQLiteAggregateRecorder) -> bool:
+        """Whether the recorders share one datastore, with UUID originator ids."""
+        return (
+            snapshots.datastore is events.datastore
+            and events.datastore.originator_id_type == "uuid"
+        )
+
+    def __call__(
+        self, originator_id: UUID, lte: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        key = originator_id.hex
+        snapshot_sql = self._snapshots
+        snapshot_params: list[Any] = [key]
+        if lte is not None:
+            snapshot_sql += "AND originator_version<=? "
+            snapshot_params.append(lte)
+        snapshot_sql += "ORDER BY originator_version DESC LIMIT ? "
+        snapshot_params.append(1)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(snapshot_sql, snapshot_params)
+            row = cursor.fetchone()
+            snapshot = None if row is None else self._stored(originator_id, row)
+            events_sql = self._events
+            events_params: list[Any] = [key]
+            if snapshot is not None:
+                events_sql += "AND originator_version>? "
+                events_params.append(snapshot.originator_version)
+            if lte is not None:
+                events_sql += "AND originator_version<=? "
+                events_params.append(lte)
+            events_sql += "ORDER BY originator_version ASC "
+            cursor.execute(events_sql, events_params)
+            events = [self._stored(originator_id, row) for row in cursor.fetchall()]
+        return snapshot, events
+
+    @staticmethod
+    def _stored(originator_id: UUID, row: Any) -> StoredEvent:
+        # Every row matched ``originator_id=?`` with the id's hex: the id object is reused
+        # instead of parsing the column again (the library's UUID(...) per row).
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=row["state"],
+        )

@@ -10,14 +10,19 @@ import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import JSONTranscoder, Recording
+from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from domain.base import MiljoAggregate
@@ -107,6 +112,16 @@ class ScopeHook(Protocol):
         ...
 
 
+class StreamReader(Protocol):
+    """Reads a stream's newest snapshot at or below ``lte`` (None: the newest) and the
+    stream's events after it (up to ``lte``), as stored, in one read of the store. Set by
+    the composition root (SQLite: one transaction instead of the library's two)."""
+
+    def __call__(
+        self, originator_id: UUID, lte: int | None
+    ) -> tuple[StoredEvent | None, Sequence[StoredEvent]]: ...
+
+
 class MiljoRepository(Repository[UUID]):
     """The library's repository with :func:`project_events` as the default projector and an
     aggregate cache the facade can use without copying (docs/adr/0013).
@@ -126,6 +141,8 @@ class MiljoRepository(Repository[UUID]):
         #: Held by a caller for the whole of a command or query on cached aggregates.
         self.lock = threading.RLock()
         self.write_watch: WriteWatch | None = None
+        #: Reads snapshot and events of a load together; without one, the library's reads.
+        self.stream_reader: StreamReader | None = None
         #: Told when a facade call (:meth:`scope`) starts, is retried and ends.
         self.scope_hooks: list[ScopeHook] = []
         self._epochs = itertools.count(1)
@@ -239,6 +256,26 @@ class MiljoRepository(Repository[UUID]):
             if deepcopy_from_cache and self.deepcopy_from_cache:
                 return deepcopy(aggregate)
             return aggregate
+
+    def _reconstruct_aggregate(
+        self, aggregate_id: UUID, version: int | None, projector_func: Any
+    ) -> Any:
+        """The library's reconstruction (newest snapshot, then the events after it), with
+        both read by :attr:`stream_reader` when there is one."""
+        reader = self.stream_reader
+        snapshot_store = self.snapshot_store
+        if reader is None or snapshot_store is None:
+            return super()._reconstruct_aggregate(aggregate_id, version, projector_func)
+        snapshot, stored = reader(aggregate_id, version)
+        events: Iterable[Any] = map(self.event_store.mapper.to_domain_event, stored)
+        if snapshot is not None:
+            first = snapshot_store.mapper.to_domain_event(snapshot)
+            events = itertools.chain((first,), events)
+        aggregate = projector_func(None, events)
+        if aggregate is None:
+            msg = f"Aggregate {aggregate_id!r} version {version!r} not found."
+            raise AggregateNotFoundError(msg)
+        return aggregate
 
     def _put(self, aggregate_id: UUID, aggregate: Any) -> None:
         cache = self.cache

@@ -565,6 +565,15 @@ def test_aggregate_as_of_at_and_between_recorded_times(
         return real_get(*args, **kwargs)
 
     monkeypatch.setattr(event_store, "get", spy)
+    reader = m.app.repository.stream_reader
+    if reader is not None:  # SQLite: snapshot and events in one read (the events after it)
+
+        def read_spy(originator_id: UUID, lte: int | None) -> Any:
+            snapshot, stored = reader(originator_id, lte)
+            gts.append(None if snapshot is None else snapshot.originator_version)
+            return snapshot, stored
+
+        monkeypatch.setattr(m.app.repository, "stream_reader", read_spy)
     for version in (1, 2, 49, 50, 51, 75, 100, 101, len(events)):
         event = events[version - 1]
         at_it = m._aggregate_as_of(case.x, event.timestamp)
