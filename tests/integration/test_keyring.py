@@ -373,6 +373,98 @@ class TestKeyringContract:
         finally:
             child.close()
 
+    def test_a_subjects_keys_are_read_in_one_query_and_unwrapped_once(
+        self, keyring: Keyring, where: Where, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        keyring.current(SUBJECT, ERASABLE)  # makes both keys
+        keyring.forget_cached()
+        reads: list[str] = []
+        unwraps: list[tuple[str, int]] = []
+        storage = keyring.storage
+        real_live, real_fetch, real_unwrap = storage.live, storage.fetch, keyring._unwrap
+
+        def live(subject: str) -> list[tuple[str, int, bytes]]:
+            reads.append("live")
+            return real_live(subject)
+
+        def fetch(subject: str, purpose: str, generation: int) -> bytes | None:
+            reads.append("fetch")
+            return real_fetch(subject, purpose, generation)
+
+        def unwrap(subject: str, purpose: str, generation: int, wrapped: bytes) -> AESGCM:
+            unwraps.append((purpose, generation))
+            return real_unwrap(subject, purpose, generation, wrapped)
+
+        monkeypatch.setattr(storage, "live", live)
+        monkeypatch.setattr(storage, "fetch", fetch)
+        monkeypatch.setattr(keyring, "_unwrap", unwrap)
+        erasable = keyring.get(SUBJECT, ERASABLE, 1)
+        archival = keyring.get(SUBJECT, ARCHIVAL, 1)
+        assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
+        assert keyring.current(SUBJECT, ARCHIVAL) == (1, archival)
+        assert keyring.get(SUBJECT, ERASABLE, 1) is erasable
+        assert reads == ["live"]
+        assert sorted(unwraps) == [(ARCHIVAL, 1), (ERASABLE, 1)]
+        # A key read with the others is the key read alone.
+        monkeypatch.undo()
+        stored = {(p, g): w for p, g, w in storage.live(SUBJECT)}
+        assert set(stored) == {(ARCHIVAL, 1), (ERASABLE, 1)}
+        other = where.keyring()
+        try:
+            for (purpose, generation), wrapped in stored.items():
+                assert storage.fetch(SUBJECT, purpose, generation) == wrapped
+                alone = other._unwrap(SUBJECT, purpose, generation, wrapped)
+                batch = keyring.get(SUBJECT, purpose, generation)
+                assert alone.decrypt(NONCE, seal(batch), None) == PLAIN
+                assert batch.decrypt(NONCE, seal(alone), None) == PLAIN
+        finally:
+            other.close()
+
+    def test_keys_made_by_another_process_after_a_read_are_found(
+        self, keyring: Keyring, where: Where
+    ) -> None:
+        """Only the keys a read found are trusted: a key missing from it is asked for."""
+        with pytest.raises(KeyErased):
+            keyring.get(SUBJECT, ERASABLE, 1)  # no keys yet: the subject's read finds none
+        child = Child(where)
+        try:
+            sealed = child.ask("seal", SUBJECT)  # the other process makes both keys
+        finally:
+            child.close()
+        assert sealed["generation"] == 1
+        key = keyring.get(SUBJECT, ERASABLE, 1)
+        assert key.decrypt(NONCE, bytes.fromhex(str(sealed["sealed"])), None) == PLAIN
+        assert keyring.current(SUBJECT, ERASABLE) == (1, key)
+        assert keyring.current(SUBJECT, ARCHIVAL)[0] == 1
+        rows = where.rows()
+        assert sorted((k.purpose, k.generation) for k in rows.keys) == [
+            (ARCHIVAL, 1),
+            (ERASABLE, 1),
+        ]
+
+    def test_an_erasure_elsewhere_drops_the_keys_read_together(
+        self, keyring: Keyring, where: Where
+    ) -> None:
+        _, erasable = keyring.current(SUBJECT, ERASABLE)
+        token = seal(erasable)
+        archival = seal(keyring.get(SUBJECT, ARCHIVAL, 1))  # both read in one query
+        other = where.keyring()
+        try:
+            assert other.erase(SUBJECT) == 1
+        finally:
+            other.close()
+        lookups = 0
+        while True:  # SQLite: the next lookup; PostgreSQL: when the NOTIFY has arrived
+            lookups += 1
+            try:
+                keyring.get(SUBJECT, ERASABLE, 1).decrypt(NONCE, token, None)
+            except KeyErased:
+                break
+            assert where.target is not None, "SQLite sees another connection's erasure at once"
+            assert lookups <= 1000, "the erasure never reached this keyring"
+        assert keyring.current(SUBJECT, ERASABLE)[0] == 2
+        assert keyring.get(SUBJECT, ARCHIVAL, 1).decrypt(NONCE, archival, None) == PLAIN
+
     def test_a_wrong_master_key_is_a_protection_error(self, keyring: Keyring, where: Where) -> None:
         keyring.current(SUBJECT, ERASABLE)
         wrong = where.keyring(master=bytes(32))

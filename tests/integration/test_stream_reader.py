@@ -1,0 +1,129 @@
+"""A load's snapshot and events in one SQLite read (adapters.sqlitesnapshots.SQLiteStreamReader,
+docs/adr/0013-command-path-cache.md, addendum "a student's first load").
+
+The reader must return what the library's two reads return (the newest snapshot at or below
+a version, then the events after it), in one transaction on one pooled connection, and the
+repository must build the same aggregates from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import StoredEvent
+
+from adapters.bootstrap import StoreLocation, open_store
+from adapters.sqlitesnapshots import SQLiteStreamReader
+from domain.application import SNAPSHOT_INTERVALS, project_events
+from domain.facade import Miljo
+from domain.student import Student
+from tests.integration.conftest import build_gjesdal, observe_break, register_test_student
+from tests.support import FakeClock, SequentialIds
+
+#: Versions to read at: around 50 and 100 (snapshot intervals), and the newest.
+VERSIONS = (None, 1, 2, 49, 50, 51, 99, 100, 101, 104)
+
+
+def _library_reads(miljo: Miljo, stream: UUID, lte: int | None) -> tuple[Any, list[Any]]:
+    snapshots = miljo.app.snapshots
+    assert snapshots is not None
+    found = snapshots.recorder.select_events(stream, desc=True, limit=1, lte=lte)
+    snapshot = found[0] if found else None
+    events = miljo.app.recorder.select_events(
+        stream, gt=None if snapshot is None else snapshot.originator_version, lte=lte
+    )
+    return snapshot, list(events)
+
+
+def _fields(stored: StoredEvent | None) -> tuple[object, ...] | None:
+    if stored is None:
+        return None
+    return (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+
+
+@pytest.fixture
+def miljo_with_a_long_student(sqlite_location: StoreLocation) -> Any:
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = register_test_student(miljo)
+        for _ in range(2 * SNAPSHOT_INTERVALS[Student] + 3):
+            observe_break(miljo, student)
+        yield miljo, student
+
+
+def test_an_sqlite_store_loads_through_the_reader(miljo_with_a_long_student: Any) -> None:
+    miljo, _ = miljo_with_a_long_student
+    assert isinstance(miljo.app.repository.stream_reader, SQLiteStreamReader)
+
+
+def test_the_reader_returns_the_library_reads(miljo_with_a_long_student: Any) -> None:
+    miljo, student = miljo_with_a_long_student
+    reader = miljo.app.repository.stream_reader
+    assert reader is not None
+    snapshot_versions = set()
+    for lte in VERSIONS:
+        snapshot, events = reader(student, lte)
+        expected_snapshot, expected_events = _library_reads(miljo, student, lte)
+        assert _fields(snapshot) == _fields(expected_snapshot)
+        assert [_fields(e) for e in events] == [_fields(e) for e in expected_events]
+        # The ids are equal to the library's and of the same type.
+        assert all(type(e.originator_id) is UUID for e in events)
+        snapshot_versions.add(None if snapshot is None else snapshot.originator_version)
+    # Both branches: no snapshot at or below the version, and one (older ones are pruned to
+    # the ladder, so 100 serves everything from 100 on).
+    assert snapshot_versions == {None, 100}
+    # A stream with no snapshot, and an unknown stream.
+    short = register_test_student(miljo, "1002")
+    for stream in (short, UUID(int=12345)):
+        assert [_fields(e) for e in reader(stream, None)[1]] == [
+            _fields(e) for e in _library_reads(miljo, stream, None)[1]
+        ]
+    assert reader(UUID(int=12345), None) == (None, [])
+
+
+def test_the_reader_takes_one_pooled_connection(
+    miljo_with_a_long_student: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    miljo, student = miljo_with_a_long_student
+    reader = miljo.app.repository.stream_reader
+    assert isinstance(reader, SQLiteStreamReader)
+    pool = reader.datastore.pool
+    taken: list[bool] = []
+    real = pool.get_connection
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        taken.append(bool(kwargs.get("is_writer")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", spy)
+    snapshot, events = reader(student, None)
+    assert snapshot is not None
+    assert events
+    assert taken == [False]  # one reader connection, one transaction, for both reads
+
+
+def test_the_repository_builds_the_same_aggregates(miljo_with_a_long_student: Any) -> None:
+    miljo, student = miljo_with_a_long_student
+    repository = miljo.app.repository
+    reader = repository.stream_reader
+    assert reader is not None
+    for lte in VERSIONS:
+        ours = repository._reconstruct_aggregate(student, lte, project_events)
+        repository.stream_reader = None
+        try:
+            library = repository._reconstruct_aggregate(student, lte, project_events)
+        finally:
+            repository.stream_reader = reader
+        assert isinstance(ours, Student)
+        assert vars(ours) == vars(library)
+    with pytest.raises(AggregateNotFoundError):
+        repository._reconstruct_aggregate(UUID(int=12345), None, project_events)
+
+
+def test_other_recorders_get_no_reader() -> None:
+    """In-memory stores keep the library's reads (no shared SQLite datastore)."""
+    with open_store(":memory:", clock=FakeClock(), ids=SequentialIds()) as miljo:
+        assert miljo.app.repository.stream_reader is None
