@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
 
 from adapters.bootstrap import StoreLocation, open_store
+from adapters.protection import MiljoCipher
 from adapters.sqlitesnapshots import SQLiteStreamReader
 from domain.application import SNAPSHOT_INTERVALS, project_events
 from domain.facade import Miljo
@@ -127,3 +128,38 @@ def test_other_recorders_get_no_reader() -> None:
     """In-memory stores keep the library's reads (no shared SQLite datastore)."""
     with open_store(":memory:", clock=FakeClock(), ids=SequentialIds()) as miljo:
         assert miljo.app.repository.stream_reader is None
+
+
+def test_a_first_command_on_a_student_reads_the_store_once(
+    sqlite_location: StoreLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scope check loads the student; the command's own load is a cache hit, and the
+    student's keys are read in one query (adapters.keyring)."""
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        student = register_test_student(miljo)
+        observe_break(miljo, student)
+    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds(1000)) as miljo:
+        repository = miljo.app.repository
+        reader = repository.stream_reader
+        assert reader is not None
+        cipher = miljo.app.mapper.cipher
+        assert isinstance(cipher, MiljoCipher)
+        keyring = cipher.keyring
+        loads: list[UUID] = []
+        keys: list[str] = []
+        real_live = keyring.storage.live
+
+        def read(originator_id: UUID, lte: int | None) -> Any:
+            loads.append(originator_id)
+            return reader(originator_id, lte)
+
+        def live(subject: str) -> list[tuple[str, int, bytes]]:
+            keys.append(subject)
+            return real_live(subject)
+
+        monkeypatch.setattr(repository, "stream_reader", read)
+        monkeypatch.setattr(keyring.storage, "live", live)
+        observe_break(miljo, student)
+        assert loads.count(student) == 1
+        assert keys == [str(student)]
