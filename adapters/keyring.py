@@ -11,12 +11,13 @@
 * :class:`PostgresKeyringStorage` keeps them in the store's schema (``miljo_data_keys``,
   ``miljo_key_erasures``), for PostgreSQL stores.
 
-Unwrapped keys are cached in memory. Each storage tells the keyring when another process may
-have erased a key (SQLite: ``PRAGMA data_version`` and the erasure count; PostgreSQL: a
-``NOTIFY`` on :data:`PG_CHANNEL` sent with every erasure), and the keyring then drops its
-cache before it hands out a key. Inside a facade call (:meth:`Keyring.hold`) only the call's
-first lookup asks the storage (docs/adr/0013-command-path-cache.md, addendum). Errors are
-:class:`ProtectionError` (never with personal data; subjects are random ids) or
+Unwrapped keys are cached in memory; a subject's first lookup reads all of its stored keys in
+one query, and each is unwrapped once, when first needed. Each storage tells the keyring when
+another process may have erased a key (SQLite: ``PRAGMA data_version`` and the erasure count;
+PostgreSQL: a ``NOTIFY`` on :data:`PG_CHANNEL` sent with every erasure), and the keyring then
+drops its cache before it hands out a key. Inside a facade call (:meth:`Keyring.hold`) only
+the call's first lookup asks the storage (docs/adr/0013-command-path-cache.md, addendum).
+Errors are :class:`ProtectionError` (never with personal data; subjects are random ids) or
 :class:`KeyErased`.
 """
 
@@ -127,7 +128,8 @@ class KeyringStorage(Protocol):
     def close(self) -> None: ...
 
 
-#: Unwrapped keys kept in memory per keyring (each of the two caches). An ``AESGCM`` object
+#: Keys kept in memory per keyring (each of its caches: unwrapped keys, current keys, and the
+#: subjects whose stored keys were read). An ``AESGCM`` object
 #: holds an OpenSSL context (about 2.5 kB): unbounded, a rebuild or generation of a
 #: municipality's store (20,000 students, two keys each) would keep every key it ever
 #: opened. 4,096 covers the students of the largest school twice over.
@@ -288,23 +290,15 @@ class Keyring:
             cached = self._current.hit((subject, purpose))
             if cached is not None:
                 return cached
-            stored = self._stored(subject)
-            generations = [g for p, g in stored if p == purpose]
-            row = None
-            if generations:
-                generation = max(generations)
-                row = (generation, stored[(purpose, generation)])
+            row = _newest(self._stored(subject), purpose)
             if row is None:
                 # A student's first record: make both of their keys in one transaction.
                 others = tuple(p for p in (ARCHIVAL, ERASABLE) if p != purpose)
                 self.storage.create(subject, (purpose, *others), self._wrap(subject))
                 self._wrapped.pop(subject, None)  # read again: ours, or a concurrent writer's
-                stored = self._stored(subject)
-                generations = [g for p, g in stored if p == purpose]
-                if not generations:
+                row = _newest(self._stored(subject), purpose)
+                if row is None:
                     raise ProtectionError(f"{self._name}: a new data key was not stored")
-                generation = max(generations)
-                row = (generation, stored[(purpose, generation)])
             generation, wrapped = row
             found = (generation, self._opened(subject, purpose, generation, wrapped))
             self._current.keep((subject, purpose), found)
@@ -343,6 +337,15 @@ class Keyring:
         """Drop unwrapped keys held in memory."""
         with self._lock:
             self._forget()
+
+
+def _newest(stored: Mapping[tuple[str, int], bytes], purpose: str) -> tuple[int, bytes] | None:
+    """The newest generation of ``purpose`` among a subject's stored keys, with its key."""
+    generations = [g for p, g in stored if p == purpose]
+    if not generations:
+        return None
+    generation = max(generations)
+    return generation, stored[(purpose, generation)]
 
 
 def _now() -> str:
