@@ -130,10 +130,10 @@ class RecordingStorage:
     def __init__(self) -> None:
         self.closed = False
 
-    def latest(self, subject: str, purpose: str) -> tuple[int, bytes] | None:
+    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         raise AssertionError("not used")
 
-    def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
+    def live(self, subject: str) -> list[tuple[str, int, bytes]]:
         raise AssertionError("not used")
 
     def create(self, subject: str, purposes: Sequence[str], wrap: Wrap) -> None:
