@@ -1,4 +1,4 @@
-"""The library's SQLite connection pool with a real prepared-statement cache (ADR 0018).
+"""The library's SQLite connection pool with a real prepared-statement cache (ADR 0017).
 
 ``eventsourcing.sqlite.SQLiteConnectionPool`` opens its connections with
 ``cached_statements=True``, which Python's ``sqlite3`` reads as a cache of *one* statement.
