@@ -15,6 +15,7 @@ The module is imported (not the classes), so pytest does not collect the abstrac
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,23 +274,34 @@ class TestChainedPostgresProcessRecorder(PostgresSchema, suites.ProcessRecorderT
         return recorder
 
 
-def test_postgres_conflict_writes_neither_events_nor_links(
-    postgres_schema: PostgresTarget,
-) -> None:
-    """A rejected save (version conflict) leaves no event and no link behind."""
+@contextlib.contextmanager
+def chained_postgres_recorder(
+    target: PostgresTarget,
+) -> Iterator[ChainedPostgresApplicationRecorder]:
+    """miljo's chained application recorder on its own datastore in ``target``'s schema."""
     datastore = PostgresDatastore(
-        dbname=postgres_schema.dbname,
-        host=postgres_schema.host,
-        port=postgres_schema.port,
-        user=postgres_schema.user,
-        password=postgres_schema.password or "",
-        schema=postgres_schema.schema,
+        dbname=target.dbname,
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        password=target.password or "",
+        schema=target.schema,
     )
     try:
         recorder = ChainedPostgresApplicationRecorder(
             datastore, sealing_key=TEST_SEALING_KEY, events_table_name=EVENTS_TABLE
         )
         recorder.create_table()
+        yield recorder
+    finally:
+        datastore.close()
+
+
+def test_postgres_conflict_writes_neither_events_nor_links(
+    postgres_schema: PostgresTarget,
+) -> None:
+    """A rejected save (version conflict) leaves no event and no link behind."""
+    with chained_postgres_recorder(postgres_schema) as recorder:
         first = uuid4()
         recorder.insert_events([StoredEvent(first, 1, "topic", b"a")])
         with pytest.raises(IntegrityError):
@@ -297,8 +309,6 @@ def test_postgres_conflict_writes_neither_events_nor_links(
                 [StoredEvent(uuid4(), 1, "topic", b"b"), StoredEvent(first, 1, "topic", b"c")]
             )
         assert recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"d")]) is not None
-    finally:
-        datastore.close()
     assert assert_postgres_chain_intact(postgres_schema) == 2
 
 
@@ -308,19 +318,7 @@ def test_postgres_failure_after_the_insert_commits_nothing(
     """The insert is pipelined with the lock and the notify; an error on the Python side
     after it (here: while linking) rolls the whole transaction back (the library's own
     pipelined insert would commit it)."""
-    datastore = PostgresDatastore(
-        dbname=postgres_schema.dbname,
-        host=postgres_schema.host,
-        port=postgres_schema.port,
-        user=postgres_schema.user,
-        password=postgres_schema.password or "",
-        schema=postgres_schema.schema,
-    )
-    try:
-        recorder = ChainedPostgresApplicationRecorder(
-            datastore, sealing_key=TEST_SEALING_KEY, events_table_name=EVENTS_TABLE
-        )
-        recorder.create_table()
+    with chained_postgres_recorder(postgres_schema) as recorder:
         recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"a")])
 
         def fail(*args: object) -> None:
@@ -334,8 +332,6 @@ def test_postgres_failure_after_the_insert_commits_nothing(
         assert recorder.select_events(lost) == []
         assert recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"c")]) is not None
         assert recorder.count_events() == 2
-    finally:
-        datastore.close()
     assert assert_postgres_chain_intact(postgres_schema) == 2
 
 
