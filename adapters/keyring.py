@@ -290,6 +290,11 @@ class Keyring:
             cached = self._current.hit((subject, purpose))
             if cached is not None:
                 return cached
+            # New data is sealed with the newest key as stored now, not as an earlier read of
+            # the subject's keys found it: a key another process erased since (inside this
+            # facade call, which checks for erasures only once) would seal data that nobody
+            # could ever read. One read per subject and purpose, as the key is then kept.
+            self._wrapped.pop(subject, None)
             row = _newest(self._stored(subject), purpose)
             if row is None:
                 # A student's first record: make both of their keys in one transaction.

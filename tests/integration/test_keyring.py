@@ -400,10 +400,15 @@ class TestKeyringContract:
         monkeypatch.setattr(keyring, "_unwrap", unwrap)
         erasable = keyring.get(SUBJECT, ERASABLE, 1)
         archival = keyring.get(SUBJECT, ARCHIVAL, 1)
+        assert reads == ["live"]
+        # Sealing reads the subject's keys again, once per purpose (never from an earlier
+        # read: test_a_key_erased_after_the_subjects_read_never_seals_new_data), and
+        # unwraps nothing again.
         assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
         assert keyring.current(SUBJECT, ARCHIVAL) == (1, archival)
+        assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
         assert keyring.get(SUBJECT, ERASABLE, 1) is erasable
-        assert reads == ["live"]
+        assert reads == ["live", "live", "live"]
         assert sorted(unwraps) == [(ARCHIVAL, 1), (ERASABLE, 1)]
         # A key read with the others is the key read alone.
         monkeypatch.undo()
@@ -464,6 +469,27 @@ class TestKeyringContract:
             assert lookups <= 1000, "the erasure never reached this keyring"
         assert keyring.current(SUBJECT, ERASABLE)[0] == 2
         assert keyring.get(SUBJECT, ARCHIVAL, 1).decrypt(NONCE, archival, None) == PLAIN
+
+    def test_a_key_erased_after_the_subjects_read_never_seals_new_data(
+        self, keyring: Keyring, where: Where
+    ) -> None:
+        """A facade call reads the student (its keys read together), another process
+        erases the student's erasable key, then the call seals a new record: with a new
+        generation, never with the erased key (whose data nobody could ever read)."""
+        other = where.keyring()
+        try:
+            other.current(SUBJECT, ERASABLE)  # the student's keys, made elsewhere
+            keyring.hold()
+            try:
+                keyring.get(SUBJECT, ARCHIVAL, 1)  # loading the student: the subject's read
+                assert other.erase(SUBJECT) == 1
+                generation, key = keyring.current(SUBJECT, ERASABLE)
+            finally:
+                keyring.release()
+            assert generation == 2
+            assert other.get(SUBJECT, ERASABLE, 2).decrypt(NONCE, seal(key), None) == PLAIN
+        finally:
+            other.close()
 
     def test_a_wrong_master_key_is_a_protection_error(self, keyring: Keyring, where: Where) -> None:
         keyring.current(SUBJECT, ERASABLE)

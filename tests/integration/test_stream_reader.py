@@ -133,8 +133,9 @@ def test_other_recorders_get_no_reader() -> None:
 def test_a_first_command_on_a_student_reads_the_store_once(
     sqlite_location: StoreLocation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The scope check loads the student; the command's own load is a cache hit, and the
-    student's keys are read in one query (adapters.keyring)."""
+    """The scope check loads the student; the command's own load is a cache hit. The
+    student's keys are read in one query for the load, and once more to seal the new
+    observation (adapters.keyring: sealing never trusts an earlier read)."""
     with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
         student = register_test_student(miljo)
@@ -162,4 +163,4 @@ def test_a_first_command_on_a_student_reads_the_store_once(
         monkeypatch.setattr(keyring.storage, "live", live)
         observe_break(miljo, student)
         assert loads.count(student) == 1
-        assert keys == [str(student)]
+        assert keys == [str(student), str(student)]
