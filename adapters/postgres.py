@@ -99,7 +99,7 @@ from domain.projection import (
     Patch,
     Put,
     Table,
-    count_categories,
+    count_students_categories,
     project,
 )
 
@@ -965,9 +965,8 @@ class SqlViewStore(PagedCatchUp):
             statement += f" AND recorded_at > {self.P}"
             params.append(since)
         statement += " GROUP BY student_id, categories"
-        shown = students if isinstance(students, (set, frozenset)) else set(students)
-        return count_categories(
-            (row["c"], row["n"]) for row in self._query(statement, params) if row["s"] in shown
+        return count_students_categories(
+            ((row["s"], row["c"], row["n"]) for row in self._query(statement, params)), students
         )
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:

@@ -30,7 +30,7 @@ from domain.projection import (
     Patch,
     Put,
     Table,
-    count_categories,
+    count_students_categories,
 )
 
 PREFIX: Final = "view_"
@@ -488,9 +488,8 @@ class SQLiteViewStore(PagedCatchUp):
             sql += " AND recorded_at > ?"
             params.append(since)
         sql += " GROUP BY student_id, categories"
-        shown = students if isinstance(students, (set, frozenset)) else set(students)
-        return count_categories(
-            (row[1], row[2]) for row in self.db.execute(sql, params) if row[0] in shown
+        return count_students_categories(
+            ((row[0], row[1], row[2]) for row in self.db.execute(sql, params)), students
         )
 
     def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:

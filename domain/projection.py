@@ -10,7 +10,7 @@ version, recorded and effective time, actor, role, type, student, school, one-li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -238,6 +238,16 @@ def count_categories(groups: Iterable[tuple[str | None, int]]) -> dict[str, int]
         for category in observation_categories(joined):
             counts[category] = counts.get(category, 0) + int(observations)
     return counts
+
+
+def count_students_categories(
+    groups: Iterable[tuple[str, str | None, int]], students: Collection[str]
+) -> dict[str, int]:
+    """Observations per category code of ``students`` only, from ``(student, categories
+    column, observations)`` groups (the view store groups by student and column; the
+    overview passes the students it shows)."""
+    shown = students if isinstance(students, (set, frozenset)) else set(students)
+    return count_categories((joined, n) for student, joined, n in groups if student in shown)
 
 
 @attrs.frozen
