@@ -16,12 +16,15 @@ The module is imported (not the classes), so pytest does not collect the abstrac
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import uuid4
 
+import psycopg
 import pytest
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import (
@@ -38,6 +41,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresTrackingRecorder,
 )
@@ -333,6 +337,53 @@ def test_postgres_failure_after_the_insert_commits_nothing(
         assert recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"c")]) is not None
         assert recorder.count_events() == 2
     assert assert_postgres_chain_intact(postgres_schema) == 2
+
+
+#: A message that ends a client's turn in the extended query protocol (``Sync``) or is a turn
+#: by itself (``Query``, the simple protocol), in libpq's trace of the frontend messages.
+_TURN = re.compile(r"^F\t\d+\t(Sync|Query)\b", re.MULTILINE)
+
+
+def round_trips(
+    recorder: PostgresApplicationRecorder,
+    tmp_path: Path,
+    insert: Callable[[list[StoredEvent]], object],
+) -> int:
+    """How many times ``insert`` (on ``recorder``'s pooled connection) waits for the server:
+    the turns libpq's protocol trace shows the client ending."""
+    tmp_path.mkdir(exist_ok=True)
+    trace = tmp_path / "protocol.trace"
+    original = recorder.datastore.get_connection
+
+    @contextlib.contextmanager
+    def traced(*args: Any, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+        with original(*args, **kwargs) as conn, trace.open("a") as out:
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(
+                psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+            )
+            try:
+                yield conn
+            finally:
+                conn.pgconn.untrace()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recorder.datastore, "get_connection", traced)
+        insert([StoredEvent(uuid4(), 1, "topic", b"x")])
+    return len(_TURN.findall(trace.read_text()))
+
+
+def test_postgres_insert_takes_two_round_trips(
+    postgres_schema: PostgresTarget, tmp_path: Path
+) -> None:
+    """The chained insert is pipelined (ADR 0011, addendum): BEGIN, the lock, the notify and
+    the insert in one turn, the links and COMMIT in the second. The library's own insert on
+    the same recorder takes more, so the count is not an artefact of the tracing."""
+    with chained_postgres_recorder(postgres_schema) as recorder:
+        recorder.insert_events([StoredEvent(uuid4(), 1, "topic", b"a")])  # tables warm
+        assert round_trips(recorder, tmp_path / "a", recorder.insert_events) == 2
+        library = functools.partial(PostgresApplicationRecorder.insert_events, recorder)
+        assert round_trips(recorder, tmp_path / "b", library) > 2
 
 
 # ---------------------------------------------------------------------------------------------
