@@ -5,17 +5,24 @@ transcoder, no cipher, no compression, no snapshots: in an SQLite file next to t
 stores (``eventsourcing.sqlite``, as miljo's SQLite stores use), or in a schema of the
 PostgreSQL server the miljo stores are copied to (``eventsourcing.postgres``, the library's
 own module, with its default settings).
+
+Beside the bare saves, the library's own command pattern (:func:`run_library_commands`):
+``repository.get`` of an aggregate, one event, ``save``, with the library's defaults, with its
+aggregate cache, and with the cache and its ``AESCipher``. A miljo command loads its student
+before it saves; a raw save does not: these rows show what loading costs the library itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 from uuid import UUID
 
 import attrs
 from eventsourcing.application import Application
+from eventsourcing.cipher import AESCipher
 from eventsourcing.domain import Aggregate, event
 
 from adapters.bootstrap import PostgresTarget
@@ -49,14 +56,22 @@ class BaselineConfig:
     batches: int
     select_repeats: int
     get_repeats: int
+    commands: int  # library commands per variant (split into batches, as miljo's observe)
 
 
 QUICK: Final = BaselineConfig(
-    one_per_save=300, hundred_saves=50, batches=3, select_repeats=3, get_repeats=3
+    one_per_save=300, hundred_saves=50, batches=3, select_repeats=3, get_repeats=3, commands=300
 )
 FULL: Final = BaselineConfig(
-    one_per_save=2000, hundred_saves=500, batches=5, select_repeats=3, get_repeats=7
+    one_per_save=2000, hundred_saves=500, batches=5, select_repeats=3, get_repeats=7, commands=700
 )
+
+#: Aggregates the library commands pick from: the students of the school miljo's
+#: record_observation commands pick from (gjesdal, 242 students at 10k; every size has schools
+#: of the same shape).
+COMMAND_AGGREGATES: Final = 242
+#: Events of each of those aggregates before the commands (its creation and one more).
+COMMAND_HISTORY: Final = 2
 
 
 def sqlite_env(path: Path) -> dict[str, str]:
@@ -268,3 +283,202 @@ def run_baseline(
         },
     }
     return baseline_rows(backend, lengths, figures, notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The library's own command pattern: repository.get + trigger + save
+# ---------------------------------------------------------------------------------------------
+
+#: (store name, row key, label) of the library command rows, in table order.
+COMMAND_ROWS: Final = (
+    ("plain", "baseline.command", "library command: get + trigger + save"),
+    (
+        "cache",
+        "baseline.command.cache",
+        "library command: get + trigger + save, its aggregate cache",
+    ),
+    (
+        "cipher",
+        "baseline.command.cipher",
+        "library command: get + trigger + save, its aggregate cache and AESCipher",
+    ),
+)
+#: What a library command row's ratio divides by.
+BETWEEN: Final = "this ÷ raw 1-event saves between its batches"
+
+
+def command_settings(cipher_key: str, cache_size: int) -> dict[str, dict[str, str]]:
+    """The library's settings of each command row (by store name), on top of the backend's:
+    its defaults (no cache, no cipher); its aggregate cache; the cache and its own AES-GCM
+    cipher (``eventsourcing.cipher:AESCipher``, PyCryptodome)."""
+    cache = {"AGGREGATE_CACHE_MAXSIZE": str(max(1, cache_size))}
+    return {
+        "plain": {},
+        "cache": cache,
+        "cipher": {
+            **cache,
+            "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+            "CIPHER_KEY": cipher_key,
+        },
+    }
+
+
+@attrs.frozen
+class CommandResult:
+    """One library command row's figures."""
+
+    rate: float  # commands/s, median of its batches
+    raw_rate: float  # raw 1-event saves/s, median of the batches run just before its batches
+    commands: int
+    distinct: int  # aggregates the commands touched (each read from the store on first touch)
+    batches: int
+    aggregates: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.rate / self.raw_rate if self.raw_rate > 0 else None
+
+
+def library_command_rows(
+    backend: str, results: Mapping[str, CommandResult] | None, notes: Mapping[str, str]
+) -> list[Row]:
+    """The library command rows on ``backend``: with ``results`` (by row key; the ratio is
+    to the raw saves between the row's own batches), or without (``notes[""]`` says why)."""
+    rows = []
+    for _, key, label in COMMAND_ROWS:
+        result = None if results is None else results.get(key)
+        if result is None:
+            rows.append(
+                Row(
+                    key,
+                    "baseline",
+                    label,
+                    "",
+                    None,
+                    "commands/s",
+                    note=notes.get(key, notes.get("", "")),
+                    backend=backend,
+                )
+            )
+            continue
+        note = (
+            f"{result.aggregates:,} aggregates of {COMMAND_HISTORY} events, "
+            f"{result.commands:,} random picks ({result.distinct:,} distinct) in "
+            f"{result.batches} batches; raw 1-event saves between them: "
+            f"{result.raw_rate:,.0f} events/s"
+        )
+        if notes.get(key):
+            note += f"; {notes[key]}"
+        rows.append(
+            Row(
+                key,
+                "baseline",
+                label,
+                "",
+                result.rate,
+                "commands/s",
+                ratio=result.ratio,
+                basis=BETWEEN if result.ratio is not None else "",
+                note=note,
+                backend=backend,
+            )
+        )
+    return rows
+
+
+def populate(env: Mapping[str, str], payload: str, count: int) -> list[UUID]:
+    """``count`` aggregates of :data:`COMMAND_HISTORY` events each, saved in one go by an
+    application that is closed again (so the one measured starts with an empty cache)."""
+    app = open_baseline(env)
+    try:
+        things = []
+        for _ in range(count):
+            thing = Thing()
+            for _ in range(COMMAND_HISTORY - 1):
+                thing.happen(payload)
+            things.append(thing)
+        app.save(*things)
+    finally:
+        app.close()
+    return [thing.id for thing in things]
+
+
+def command_batch(app: Baseline, ids: Sequence[UUID], picks: Sequence[int], payload: str) -> None:
+    """The library's idiomatic command, once per pick: load, trigger one event, save."""
+    for index in picks:
+        thing: Thing = app.repository.get(ids[index])
+        thing.happen(payload)
+        app.save(thing)
+
+
+def run_library_commands(
+    env_for: Callable[[str], Mapping[str, str]],
+    config: BaselineConfig,
+    backend: str = SQLITE,
+    *,
+    aggregates: int = COMMAND_AGGREGATES,
+    seed: int = 1,
+) -> list[Row]:
+    """The library command rows on ``backend``, measured as miljo's record_observation is.
+
+    ``env_for(name)`` gives a new, empty store of the backend for ``name`` (an SQLite file,
+    or a PostgreSQL schema): one for the raw saves ("raw"), one per command row (its settings
+    go on top). Each command row's store holds ``aggregates`` aggregates; ``config.commands``
+    seeded random picks of them, the same for every row, run in ``config.batches`` batches;
+    every command batch comes right after a batch of as many raw 1-event saves, and each
+    round of batches starts with the next row in turn. The applications that run the
+    commands are opened after their aggregates were saved: the first touch of an aggregate
+    reads it from the store, also with the cache."""
+    name = BACKEND_NAMES[backend]
+    settings = command_settings(AESCipher.create_key(16), aggregates)
+    keys = {what: key for what, key, _ in COMMAND_ROWS}
+    writer = RawWriter(env_for("raw"))
+    apps: dict[str, Baseline] = {}
+    try:
+        ids: dict[str, list[UUID]] = {}
+        for what, extra in settings.items():
+            env = {**env_for(what), **extra}
+            ids[what] = populate(env, writer.payload, aggregates)
+            apps[what] = open_baseline(env)
+        rng = random.Random(seed)
+        picks = [rng.randrange(aggregates) for _ in range(config.commands)]
+        per_batch = max(1, config.commands // config.batches)
+        say(
+            f"  baseline ({name}): library commands, get + trigger + save "
+            f"({len(apps)} x {config.batches} x {per_batch} on {aggregates} aggregates)"
+        )
+        runs: dict[str, list[tuple[int, float]]] = {what: [] for what in apps}
+        raws: dict[str, list[tuple[int, float]]] = {what: [] for what in apps}
+        order = list(apps)
+        for b in range(config.batches):
+            chunk = picks[b * per_batch : (b + 1) * per_batch]
+            turn = b % len(order)
+            for what in order[turn:] + order[:turn]:
+                raws[what].append((len(chunk), writer.batch(len(chunk))))
+
+                def run(
+                    app: Baseline = apps[what],
+                    found: list[UUID] = ids[what],
+                    chunk: list[int] = chunk,
+                ) -> None:
+                    command_batch(app, found, chunk, writer.payload)
+
+                runs[what].append((len(chunk), timed(run)))
+    finally:
+        for app in apps.values():
+            app.close()
+        writer.close()
+    done = per_batch * config.batches
+    distinct = len(set(picks[:done]))
+    results = {
+        keys[what]: CommandResult(
+            median_rate(runs[what]),
+            median_rate(raws[what]),
+            done,
+            distinct,
+            config.batches,
+            aggregates,
+        )
+        for what in runs
+    }
+    return library_command_rows(backend, results, {})

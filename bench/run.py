@@ -185,13 +185,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += raw.run_baseline(
             raw.sqlite_env(work / "baseline.sqlite"), base_config, lengths, SQLITE
         )
+        # the library's own command pattern: each row's store in its own file or schema
+        rows += raw.run_library_commands(
+            lambda what: raw.sqlite_env(work / f"library-{what}.sqlite"), base_config, SQLITE
+        )
         if server is not None:
             pg_env = raw.postgres_env(server.new_schema("baseline"))
             rows += raw.run_baseline(pg_env, base_config, lengths, POSTGRES)
+            rows += raw.run_library_commands(
+                lambda what: raw.postgres_env(server.new_schema(f"library_{what}")),
+                base_config,
+                POSTGRES,
+            )
         else:
             rows += raw.baseline_rows(
                 POSTGRES, raw.stream_lengths(lengths), None, {"": NO_POSTGRES}
             )
+            rows += raw.library_command_rows(POSTGRES, None, {"": NO_POSTGRES})
         say("bench: (2) miljo through its embedding API")
         writer = raw.RawWriter(raw.sqlite_env(work / "interleaved.sqlite"))
         pg_writer = (

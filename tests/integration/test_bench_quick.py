@@ -8,6 +8,7 @@
 * The store generator is deterministic (same seed, same events), stops at its target and
   gives the long-history student its events.
 * The ratio and target arithmetic of the report, on made-up rows.
+* The library's own command rows (get + trigger + save), measured on a few aggregates.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bench.generate import (  # noqa: E402
 from bench.pg import connect_server, store_url  # noqa: E402
 from bench.report import (  # noqa: E402
     Target,
+    library_command_context,
     rebuild_ceiling,
     table,
     targets,
@@ -71,6 +73,9 @@ BACKEND_ROWS = [
     ("baseline", "raw select + decode, whole notification log", "-"),
     ("baseline", "raw repository.get of a 10,000-event stream", "-"),
     ("baseline", "raw repository.get of a 1,000-event stream", "-"),
+    ("baseline", "library command: get + trigger + save", "-"),
+    ("baseline", "library command: get + trigger + save, its aggregate cache", "-"),
+    ("baseline", "library command: get + trigger + save, its aggregate cache and AESCipher", "-"),
     ("miljo", "full rebuild of all views (rebuild_views)", "10k"),
     ("miljo", "peak RSS of a process rebuilding the views", "10k"),
     ("miljo", "view rows a rebuild writes, per event", "10k"),
@@ -107,6 +112,8 @@ TARGETS = [
     "as-of history of a 10,000-event student ≤ 2× raw repository.get of the same stream",
     "rebuild of 1M under 300 MB RSS",
 ]
+#: The library command rows' labels (each backend has all three).
+LIBRARY_LABELS = [label for _, _, label in raw.COMMAND_ROWS]
 EARLIER = "# Benchmarks\n\nAn earlier entry that must stay.\n"
 
 
@@ -224,6 +231,16 @@ def test_quick_run_has_every_row_with_a_figure(quick: QuickRun) -> None:
             "history as of, 1,000-event student",
         ):
             assert re.fullmatch(r"\d+\.\d\d×", ratios[(backend, label)]), (backend, label)
+        for label in LIBRARY_LABELS:
+            cells = rows[("baseline", backend, label, "-")]
+            assert float(cells[4].replace(",", "")) > 0, (backend, label)
+            assert float(cells[6].removesuffix("×")) > 0, (backend, label)
+            assert cells[7] == raw.BETWEEN
+            assert re.fullmatch(
+                r"242 aggregates of 2 events, 300 random picks \([\d,]+ distinct\) in 3 batches; "
+                r"raw 1-event saves between them: [\d,]+ events/s",
+                cells[8],
+            ), cells[8]
     assert re.fullmatch(r"\d+\.\d\d×", ratios[("SQLite", "sqlite3 1-row transactions (WAL)")])
 
 
@@ -282,6 +299,28 @@ def test_quick_run_gives_every_target_a_verdict(quick: QuickRun) -> None:
         # the 10k size alone cannot judge the 1M targets
         if name in ("overview at 1M ≤ 1.2× its time at 10k", "rebuild of 1M under 300 MB RSS"):
             assert verdict_ == "not measured"
+
+
+@pytest.mark.slow
+def test_quick_run_puts_the_library_command_beside_the_command_target(quick: QuickRun) -> None:
+    """Under the command target's last line of each measured backend: the ratios of the
+    library's own command rows, as in the table (context only: no verdict of its own)."""
+    rows = table_rows(quick.output)
+    lines = quick.output.splitlines()
+    measured = ("SQLite", "PostgreSQL") if with_postgres() else ("SQLite",)
+    contexts = [n for n, line in enumerate(lines) if line.startswith("  - context, not a target")]
+    assert len(contexts) == len(measured)
+    for backend, n in zip(measured, contexts, strict=True):
+        assert lines[n - 1].startswith("- **")
+        assert lines[n - 1].endswith("×")
+        assert f"{TARGETS[0]}: {backend}, assign at 10k: " in lines[n - 1]
+        ratios = [rows[("baseline", backend, label, "-")][6] for label in LIBRARY_LABELS]
+        assert lines[n] == (
+            f"  - context, not a target ({backend}, this run): the library's own command "
+            "(repository.get + trigger + save; the raw save loads nothing): "
+            f"{ratios[0]} without cache or cipher, {ratios[1]} with its aggregate cache, "
+            f"{ratios[2]} with the cache and its AESCipher"
+        )
 
 
 @pytest.mark.slow
@@ -629,3 +668,108 @@ def test_a_child_process_gets_the_whole_store_url() -> None:
     assert parse_postgres_url(store_url(attrs.evolve(target, password=None))) == attrs.evolve(
         target, password=None
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The library's own command rows
+# ---------------------------------------------------------------------------------------------
+
+
+def library_results(plain: float, cache: float, cipher: float) -> dict[str, raw.CommandResult]:
+    """Made-up results: each row's raw saves between its batches at 1,000 events/s."""
+    return {
+        key: raw.CommandResult(rate, 1_000.0, 700, 230, 5, 242)
+        for (_, key, _), rate in zip(raw.COMMAND_ROWS, (plain, cache, cipher), strict=True)
+    }
+
+
+def test_a_library_command_row_divides_by_the_raw_saves_between_its_batches() -> None:
+    rows = raw.library_command_rows(SQLITE, library_results(380.0, 400.0, 220.0), {})
+    assert [(r.key, r.section, r.unit, r.backend) for r in rows] == [
+        (key, "baseline", "commands/s", SQLITE) for _, key, _ in raw.COMMAND_ROWS
+    ]
+    assert [r.value for r in rows] == [380.0, 400.0, 220.0]
+    assert [r.ratio for r in rows] == [pytest.approx(0.38), pytest.approx(0.4), pytest.approx(0.22)]
+    assert {r.basis for r in rows} == {raw.BETWEEN}
+    assert rows[0].note == (
+        "242 aggregates of 2 events, 700 random picks (230 distinct) in 5 batches; "
+        "raw 1-event saves between them: 1,000 events/s"
+    )
+    # the ratio is the row's own: with_ratios keeps it (no other row is its basis)
+    assert [r.ratio for r in with_ratios(rows, ["10k"])] == [r.ratio for r in rows]
+    lines = table(rows)[2:]
+    assert (
+        "| 380 | commands/s | 0.38× | this ÷ raw 1-event saves between its batches |" in (lines[0])
+    )
+    no_raw = raw.CommandResult(380.0, 0.0, 700, 230, 5, 242)
+    [unjudged] = raw.library_command_rows(SQLITE, {"baseline.command": no_raw}, {})[:1]
+    assert (unjudged.value, unjudged.ratio, unjudged.basis) == (380.0, None, "")
+
+
+def test_without_a_server_the_library_command_rows_say_why() -> None:
+    rows = raw.library_command_rows(POSTGRES, None, {"": NO_POSTGRES})
+    assert [r.label for r in rows] == LIBRARY_LABELS
+    assert all(r.value is None and r.ratio is None and r.note == NO_POSTGRES for r in rows)
+    assert library_command_context(rows, POSTGRES) == ""
+
+
+def test_the_command_target_names_the_library_command_without_changing_its_verdict() -> None:
+    made_up = list(made_up_rows(observe=319.0, overview_1m=20.0, rss_1m=100.0))
+    library = raw.library_command_rows(SQLITE, library_results(380.0, 400.0, 220.0), {})
+    without = targets(made_up, ["10k", "1M"], manifests())
+    found = targets([*made_up, *library], ["10k", "1M"], manifests())
+    assert [(t.name, t.verdict, t.detail) for t in found] == [
+        (t.name, t.verdict, t.detail) for t in without
+    ]
+    context = (
+        "context, not a target (SQLite, this run): the library's own command "
+        "(repository.get + trigger + save; the raw save loads nothing): 0.38× without cache or "
+        "cipher, 0.40× with its aggregate cache, 0.22× with the cache and its AESCipher"
+    )
+    # once per backend, under its last command line (assign at 1M)
+    assert [(t.detail.split(":")[0], t.context) for t in found if t.context] == [
+        ("SQLite, assign at 1M", context)
+    ]
+    [line] = [t.line() for t in found if t.context]
+    assert line.endswith(f"= 1.00×\n  - {context}")
+    assert all("\n" not in t.line() for t in found if not t.context)
+
+
+def test_the_library_commands_run_on_their_own_stores(tmp_path: Path) -> None:
+    """A few commands on five aggregates: every row measured, each in its own SQLite file;
+    the cipher's store holds no payload in clear text, the plain one does."""
+    config = attrs.evolve(raw.QUICK, commands=8, batches=2)
+    rows = raw.run_library_commands(
+        lambda what: raw.sqlite_env(tmp_path / f"library-{what}.sqlite"),
+        config,
+        SQLITE,
+        aggregates=5,
+    )
+    assert [r.key for r in rows] == [key for _, key, _ in raw.COMMAND_ROWS]
+    for row in rows:
+        assert row.value is not None
+        assert row.value > 0
+        assert row.ratio is not None
+        assert row.ratio > 0
+        assert row.note.startswith("5 aggregates of 2 events, 8 random picks (")
+        assert " in 2 batches; raw 1-event saves between them: " in row.note
+    assert sorted(p.name for p in tmp_path.glob("library-*.sqlite")) == [
+        "library-cache.sqlite",
+        "library-cipher.sqlite",
+        "library-plain.sqlite",
+        "library-raw.sqlite",
+    ]
+
+    def stored(what: str) -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.glob(f"library-{what}.sqlite*"))
+
+    clear = raw.TEXT[:20].encode()
+    assert clear in stored("plain")
+    assert clear not in stored("cipher")
+    # 5 aggregates of 2 events and 8 commands of 1 event each, in every command store
+    for what in ("plain", "cache", "cipher"):
+        app = raw.open_baseline(raw.sqlite_env(tmp_path / f"library-{what}.sqlite"))
+        try:
+            assert app.recorder.max_notification_id() == 5 * 2 + 8
+        finally:
+            app.close()
