@@ -38,6 +38,7 @@ from bench.common import (
     say,
     timed,
 )
+from bench.cost import ProtectionCost, protection_timers
 from bench.generate import ROOT, Manifest, monday_after
 from bench.pg import store_url
 from domain.facade import Miljo
@@ -58,6 +59,11 @@ class MiljoConfig:
     overview_repeats: int
     history_repeats: int
     rebuild_repeats: int
+    #: Commands of each kind, and history reads, run again with the protection timers on
+    #: (bench.cost), after every official figure is taken.
+    cost_observe: int = 50
+    cost_assign: int = 25
+    cost_history: int = 3
 
 
 QUICK: Final = MiljoConfig(
@@ -66,7 +72,15 @@ QUICK: Final = MiljoConfig(
 #: The overview takes a few milliseconds, so its median is of many calls (7 gave 0.98x and
 #: 4.05x for the same 1M store in two runs; docs/benchmarks.md).
 FULL: Final = MiljoConfig(
-    observe=700, assign=300, batches=5, overview_repeats=41, history_repeats=7, rebuild_repeats=1
+    observe=700,
+    assign=300,
+    batches=5,
+    overview_repeats=41,
+    history_repeats=7,
+    rebuild_repeats=1,
+    cost_observe=300,
+    cost_assign=150,
+    cost_history=5,
 )
 
 
@@ -234,6 +248,8 @@ class Session:
         self.code = school.code
         self.coordinator = Actor.parse(school.coordinator)
         self.last_day = date.fromisoformat(manifest.last_day)
+        #: The next assignment's number (its week after the generated years, its class).
+        self.assigned = 0
 
     def close(self) -> None:
         self.miljo.close()
@@ -266,6 +282,23 @@ class Session:
             results.append((len(chunk), timed(run)))
         return median_rate(results), median_rate(raws)
 
+    def observations(self, count: int) -> list[Callable[[], object]]:
+        """``count`` record_observation commands as :meth:`observe` runs them."""
+        m, k = self.miljo, self.coordinator
+        students = sorted(m.students_of(k, self.code), key=lambda s: s.int)
+
+        def command(student: UUID) -> None:
+            self.tick()
+            m.record_observation(
+                k,
+                student,
+                arena="break",
+                categories=["conflict"],
+                text="Uro i friminuttet; to elever kranglet om ballen.",
+            )
+
+        return [partial(command, self.rng.choice(students)) for _ in range(count)]
+
     def assign(self, count: int, batches: int, raw: RawBatch) -> tuple[float, float]:
         """One-week class assignments of 15 minutes, in weeks after the generated years."""
         m, k = self.miljo, self.coordinator
@@ -296,7 +329,76 @@ class Session:
                     )
 
             results.append((per_batch, timed(run)))
+        self.assigned = batches * per_batch  # the weeks used: later assignments come after
         return median_rate(results), median_rate(raws)
+
+    def assignments(self, count: int) -> list[Callable[[], object]]:
+        """``count`` assign commands as :meth:`assign` runs them, in the weeks after the
+        ones it used."""
+        m, k = self.miljo, self.coordinator
+        team = m.team(k, self.code, on=self.last_day)
+        members = [x.member_id for x in team.members if x.left_on is None]
+        classes = sorted((t, c) for c, t in m.school(k, self.code).classes.items())
+        first = monday_after(self.last_day + timedelta(days=30))
+
+        def command(n: int) -> None:
+            monday = first + timedelta(weeks=n)
+            trinn, class_name = classes[n % len(classes)]
+            self.tick()
+            m.assign(
+                k,
+                school=self.code,
+                member_id=members[n % len(members)],
+                target_kind="class",
+                minutes_per_week=15,
+                valid_from=monday,
+                valid_to=monday + timedelta(days=4),
+                trinn=trinn,
+                class_name=class_name,
+            )
+
+        start, self.assigned = self.assigned, self.assigned + count
+        return [partial(command, n) for n in range(start, start + count)]
+
+    def history_reads(self, count: int) -> list[Callable[[], object]]:
+        """``count`` reads of the long-history student's history as of, as
+        :meth:`history_seconds` times them (each logs the read)."""
+        m = self.miljo
+        student = UUID(self.manifest.long_student)
+        actor = Actor.parse(self.manifest.school_by_code(self.manifest.long_school).coordinator)
+        as_of = datetime.fromisoformat(self.manifest.end_instant)
+
+        def read() -> None:
+            self.tick()
+            m.history(actor, student, as_of=as_of)
+
+        return [read] * count
+
+    def protection(
+        self, calls: Sequence[Callable[[], object]], batches: int, raw: RawBatch | None
+    ) -> ProtectionCost:
+        """Run ``calls`` in ``batches`` batches with the protection timers on (bench.cost),
+        with ``raw`` saves as many as a batch's calls between the batches, outside the timers
+        (None: the reference is the wrapped call itself)."""
+        per_batch = max(1, -(-len(calls) // max(1, batches)))
+        seconds: dict[str, float] = {}
+        call_s = 0.0
+        raws: list[tuple[int, float]] = []
+        for b in range(0, len(calls), per_batch):
+            chunk = calls[b : b + per_batch]
+            if raw is not None:
+                raws.append((len(chunk), raw(len(chunk))))
+
+            def run(chunk: Sequence[Callable[[], object]] = chunk) -> None:
+                for call in chunk:
+                    call()
+
+            with protection_timers() as times:
+                call_s += timed(run)
+            for name, spent in times.seconds.items():
+                seconds[name] = seconds.get(name, 0.0) + spent
+        reference_s = 1 / median_rate(raws) if raws else call_s / max(1, len(calls))
+        return ProtectionCost(len(calls), call_s, seconds, reference_s)
 
     def overview_seconds(self, repeats: int) -> OverviewTimes:
         """The overview through the facade (median and fastest of ``repeats`` calls after
@@ -357,6 +459,8 @@ def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]
         ),
         ("miljo.observe", "command: record an observation", "commands/s", "miljo.save1@size"),
         ("miljo.assign", "command: assign a team member", "commands/s", "miljo.save1@size"),
+        *protection_specs("observe", "a record_observation"),
+        *protection_specs("assign", "an assign"),
         ("miljo.catchup", "incremental catch-up (catch_up)", "events/s", "baseline.select"),
         ("miljo.overview", "ressursteam overview of one school", "ms", "miljo.overview@first"),
         (
@@ -366,6 +470,12 @@ def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]
             f"baseline.get.{long_events}",
         ),
         (
+            "miljo.history.protection",
+            f"protection's time in a history as of, {long_events:,}-event student",
+            "µs",
+            "",
+        ),
+        (
             "miljo.case_as_of",
             f"student_case_as_of, {long_events:,}-event student",
             "ms",
@@ -373,6 +483,68 @@ def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]
         ),
         ("miljo.verify", "audit verify of the whole store", "events/s", "baseline.select"),
     ]
+
+
+def protection_specs(command: str, name: str) -> list[tuple[str, str, str, str]]:
+    """The rows of the protections' time in one command (bench.cost): µs per command, and
+    as a share of a raw 1-event save's time (directly comparable with the 25 % that issue 7's
+    >= 0.8x leaves for everything a command adds to a bare save)."""
+    return [
+        (f"miljo.{command}.protection", f"protection's time in {name}", "µs", ""),
+        (
+            f"miljo.{command}.protection_share",
+            f"protection's time in {name}, of a raw 1-event save's time",
+            "%",
+            "",
+        ),
+    ]
+
+
+#: The chain's part on PostgreSQL, where its SQL cannot be timed apart.
+PG_CHAIN: Final = (
+    "chain: its Python part (links, parameters); its SQL shares the events' pipelined "
+    "round trips (ADR 0011 addendum), not counted"
+)
+
+
+def protection_figures(
+    costs: Mapping[str, ProtectionCost], history: ProtectionCost, backend: str
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Figures and notes of the protection rows, from the timed commands (by command:
+    "observe", "assign") and history reads."""
+    figures: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    chain = f"; {PG_CHAIN}" if backend == POSTGRES else ""
+    for command, cost in costs.items():
+        key = f"miljo.{command}.protection"
+        if not cost.calls:
+            figures[key] = figures[f"{key}_share"] = None
+            notes[key] = notes[f"{key}_share"] = "not measured (no commands timed)"
+            continue
+        raw_us = cost.reference_s * 1e6
+        figures[key] = cost.per_call_us()
+        figures[f"{key}_share"] = cost.share * 100
+        notes[key] = (
+            f"{cost.components_note()} = {cost.share:.2f} x a raw save ({raw_us:,.0f} µs, "
+            f"between the batches); {cost.calls} commands with the timers on, "
+            f"{cost.call_us:,.0f} µs each{chain}"
+        )
+        notes[f"{key}_share"] = (
+            f"{cost.per_call_us():,.0f} µs of a raw save's {raw_us:,.0f} µs; everything a "
+            "command adds to a raw save may take 25 % (issue 7: >= 0.8x)"
+        )
+    key = "miljo.history.protection"
+    if history.calls:
+        figures[key] = history.per_call_us()
+        notes[key] = (
+            f"{history.components_note()} = {history.share:.2f} of the read "
+            f"({history.call_us / 1000:,.1f} ms with the timers on, {history.calls} reads); "
+            "the access log is the entry the read appends"
+        )
+    else:
+        figures[key] = None
+        notes[key] = "not measured (no reads timed)"
+    return figures, notes
 
 
 def miljo_rows(
@@ -467,6 +639,24 @@ def measure_store(
         else:
             figures["miljo.verify"] = None
             notes["miljo.verify"] = "n/a (not built)"
+        # Last, after every official figure: wrapped commands are slower, and the catch-up
+        # above is of the official commands' events alone.
+        say(
+            f"  {size}: the protections' time ({config.cost_observe} + {config.cost_assign} "
+            f"commands, {config.cost_history} history reads, with timers)"
+        )
+        costs = {
+            "observe": session.protection(
+                session.observations(config.cost_observe), config.batches, raw
+            ),
+            "assign": session.protection(
+                session.assignments(config.cost_assign), config.batches, raw
+            ),
+        }
+        history_cost = session.protection(session.history_reads(config.cost_history), 1, None)
+        cost_figures, cost_notes = protection_figures(costs, history_cost, backend)
+        figures.update(cost_figures)
+        notes.update(cost_notes)
     finally:
         session.close()
     figures.update(
