@@ -141,6 +141,33 @@ def library_command_context(rows: Sequence[Row], backend: str) -> str:
     )
 
 
+#: Issue 5's cost clause, as the command target's allowance: a command may take 1 / 0.8 of
+#: a raw 1-event save, so everything it adds may take 25 % of one (docs/adr/0018).
+PROTECTION_TARGET = "protections' time per command ≤ 25 % of a raw 1-event save (issue 5)"
+PROTECTION_ALLOWANCE = 25.0
+
+
+def _protection_targets(rows: Sequence[Row], sizes: Sequence[str], backend: str) -> list[Target]:
+    """Issue 5's cost clause per size and command: the protections' time in a command
+    (``miljo.<command>.protection_share``, % of the raw saves between its batches)."""
+    found = []
+    on = backend_name(backend)
+    for size in sizes:
+        for command, what in (("observe", "record an observation"), ("assign", "assign")):
+            share = _find(rows, f"miljo.{command}.protection_share", size, backend)
+            spent = _find(rows, f"miljo.{command}.protection", size, backend)
+            if share is None or share.value is None:
+                found.append(Target(PROTECTION_TARGET, "not measured", f"{on}, {what} at {size}"))
+                continue
+            detail = f"{on}, {what} at {size}: {share.value:.0f} %"
+            if spent is not None and spent.value is not None:
+                detail += f" ({spent.value:,.0f} µs)"
+            found.append(
+                Target(PROTECTION_TARGET, _verdict(share.value <= PROTECTION_ALLOWANCE), detail)
+            )
+    return found
+
+
 def rebuild_ceiling(rows: Sequence[Row], size: str, backend: str) -> float | None:
     """Events/s a rebuild could reach on SQLite if its Python cost were zero: per event, the
     view rows it writes at this run's bare ``sqlite3`` insert rate, plus one AES-GCM decrypt
@@ -207,6 +234,7 @@ def _targets(
     context = library_command_context(rows, backend)
     if context and found and found[-1].name == name:
         found[-1] = attrs.evolve(found[-1], context=context)
+    found += _protection_targets(rows, sizes, backend)
     name = "full rebuild ≥ 1.0× raw select + decode"
     for size in sizes:
         row = find("miljo.rebuild", size)

@@ -116,6 +116,7 @@ TARGETS = [
     "overview at 1M ≤ 1.2× its time at 10k",
     "as-of history of a 10,000-event student ≤ 2× raw repository.get of the same stream",
     "rebuild of 1M under 300 MB RSS",
+    "protections' time per command ≤ 25 % of a raw 1-event save (issue 5)",
 ]
 #: The library command rows' labels (each backend has all three).
 LIBRARY_LABELS = [label for _, _, label in raw.COMMAND_ROWS]
@@ -422,15 +423,22 @@ def test_generation_stops_at_the_target_after_the_demo_term(
 
 
 def made_up_rows(
-    observe: float, overview_1m: float, rss_1m: float, *, backend: str = SQLITE
+    observe: float,
+    overview_1m: float,
+    rss_1m: float,
+    *,
+    backend: str = SQLITE,
+    protection: float = 25.0,
 ) -> Iterator[Row]:
-    for made_up in _made_up_rows(observe, overview_1m, rss_1m):
+    for made_up in _made_up_rows(observe, overview_1m, rss_1m, protection):
         yield attrs.evolve(made_up, backend=backend)
     if backend == SQLITE:
         yield Row("physical.wal1", "physical", "wal", "", 500.0, "rows/s", backend=SQLITE)
 
 
-def _made_up_rows(observe: float, overview_1m: float, rss_1m: float) -> Iterator[Row]:
+def _made_up_rows(
+    observe: float, overview_1m: float, rss_1m: float, protection: float
+) -> Iterator[Row]:
     yield Row("baseline.save1", "baseline", "raw save, 1 event per save", "", 400.0, "events/s")
     yield Row("baseline.select", "baseline", "raw select", "", 10_000.0, "events/s")
     yield Row("baseline.get", "baseline", "raw get", "", 100.0, "ms")
@@ -460,6 +468,10 @@ def _made_up_rows(observe: float, overview_1m: float, rss_1m: float) -> Iterator
             "miljo.case_as_of", "miljo", "case", size, 250.0, "ms", basis="baseline.get.10000"
         )
         yield Row("miljo.rss", "miljo", "rss", size, rss_1m if size == "1M" else 60.0, "MB")
+        for command in ("observe", "assign"):
+            key = f"miljo.{command}.protection"
+            yield Row(key, "miljo", "protection", size, protection * 4, "µs")
+            yield Row(f"{key}_share", "miljo", "protection share", size, protection, "%")
 
 
 def manifests() -> dict[str, Manifest]:
@@ -503,7 +515,8 @@ def verdict(found: list[Target], name: str, detail: str) -> str:
 def test_targets_are_met_on_or_inside_their_limits() -> None:
     rows = list(made_up_rows(observe=320.0, overview_1m=24.0, rss_1m=299.0))
     found = targets(rows, ["10k", "1M"], manifests())
-    assert len(found) == 10  # 2 commands x 2 sizes, 2 rebuilds, overview, 2 as-of, RSS
+    # 2 commands x 2 sizes, their protections, 2 rebuilds, overview, 2 as-of, RSS
+    assert len(found) == 14
     missed = [(t.name, t.detail) for t in found if t.verdict != "met"]
     # only the case as of misses: 250 ms > 2 x 100 ms (the 10k store has no 10,000-event student)
     assert missed == [
@@ -512,9 +525,10 @@ def test_targets_are_met_on_or_inside_their_limits() -> None:
 
 
 def test_targets_are_missed_outside_their_limits() -> None:
-    rows = list(made_up_rows(observe=319.0, overview_1m=25.0, rss_1m=300.0))
+    rows = list(made_up_rows(observe=319.0, overview_1m=25.0, rss_1m=300.0, protection=25.1))
     found = targets(rows, ["10k", "1M"], manifests())
     assert verdict(found, "command", "SQLite, record an observation at 10k") == "missed"
+    assert verdict(found, "protections", "SQLite, assign at 1M: 25 % (100 µs)") == "missed"
     assert verdict(found, "command", "SQLite, assign at 10k") == "met"
     assert (
         verdict(found, "overview", "SQLite, each measured with its size: 25.0 ms vs 20.0 ms")
@@ -638,10 +652,10 @@ def test_each_backend_is_compared_with_its_own_baseline() -> None:
     assert ratio[("miljo.rebuild", "10k", POSTGRES)] == pytest.approx(0.6)
     assert ratio[("miljo.history", "1M", POSTGRES)] == pytest.approx(0.75)
     found = targets(rows, ["10k", "1M"], manifests())
-    assert len(found) == 20  # ten on each backend, SQLite first
-    assert [t.detail.split(",")[0].split(":")[0] for t in found] == ["SQLite"] * 10 + [
+    assert len(found) == 28  # fourteen on each backend, SQLite first
+    assert [t.detail.split(",")[0].split(":")[0] for t in found] == ["SQLite"] * 14 + [
         "PostgreSQL"
-    ] * 10
+    ] * 14
     assert verdict(found, "full rebuild", "SQLite, at 10k") == "met"
     assert verdict(found, "full rebuild", "PostgreSQL, at 10k") == "missed"
 
