@@ -105,6 +105,8 @@ class ProtectionTimes:
         self.clock = clock or time.perf_counter
         self.thread = threading.get_ident()
         self._stack: list[_Frame] = []
+        #: How many excluded frames took their time out of a protected one.
+        self.paused = 0
 
     @property
     def total(self) -> float:
@@ -146,6 +148,7 @@ class ProtectionTimes:
             if threading.get_ident() != self.thread or not stack or not stack[-1].component:
                 return function(*args, **kwargs)
             parent = stack[-1]
+            self.paused += 1
             frame = _Frame(None, clock())
             stack.append(frame)
             try:
@@ -169,6 +172,16 @@ def _function(cls: type, name: str) -> types.FunctionType:
 
 
 _active = threading.Lock()
+
+
+def timers_on() -> bool:
+    """Whether protection timers are on now (official timings must never run with them)."""
+    return _active.locked()
+
+
+def require_timers_off(what: str) -> None:
+    if timers_on():
+        raise RuntimeError(f"{what} must not be timed with the protection timers on")
 
 
 @contextmanager

@@ -142,16 +142,22 @@ def library_command_context(rows: Sequence[Row], backend: str) -> str:
 
 
 #: Issue 5's cost clause, as the command target's allowance: a command may take 1 / 0.8 of
-#: a raw 1-event save, so everything it adds may take 25 % of one (docs/adr/0018).
-PROTECTION_TARGET = "protections' time per command ≤ 25 % of a raw 1-event save (issue 5)"
+#: a raw 1-event save, so everything it adds may take 25 % of one. Necessary for the clause,
+#: not sufficient: the rest of the command must fit in what is left (docs/adr/0018).
+PROTECTION_TARGET = (
+    "protections' time per command ≤ 25 % of a raw 1-event save (issue 5, necessary condition)"
+)
 PROTECTION_ALLOWANCE = 25.0
 
 
 def _protection_targets(rows: Sequence[Row], sizes: Sequence[str], backend: str) -> list[Target]:
     """Issue 5's cost clause per size and command: the protections' time in a command
-    (``miljo.<command>.protection_share``, % of the raw saves between its batches)."""
+    (``miljo.<command>.protection_share``, % of the raw saves between its batches). On
+    PostgreSQL the chain's SQL is not in the figure (it shares the events' round trips), so
+    the figure is a lower bound: above the allowance it is missed, within it not judged."""
     found = []
     on = backend_name(backend)
+    bound = backend != SQLITE
     for size in sizes:
         for command, what in (("observe", "record an observation"), ("assign", "assign")):
             share = _find(rows, f"miljo.{command}.protection_share", size, backend)
@@ -159,12 +165,15 @@ def _protection_targets(rows: Sequence[Row], sizes: Sequence[str], backend: str)
             if share is None or share.value is None:
                 found.append(Target(PROTECTION_TARGET, "not measured", f"{on}, {what} at {size}"))
                 continue
-            detail = f"{on}, {what} at {size}: {share.value:.0f} %"
+            detail = f"{on}, {what} at {size}: {'at least ' if bound else ''}{share.value:.1f} %"
             if spent is not None and spent.value is not None:
                 detail += f" ({spent.value:,.0f} µs)"
-            found.append(
-                Target(PROTECTION_TARGET, _verdict(share.value <= PROTECTION_ALLOWANCE), detail)
-            )
+            within = share.value <= PROTECTION_ALLOWANCE
+            if bound and within:
+                detail += "; a lower bound (the chain's SQL is not counted), so not judged"
+                found.append(Target(PROTECTION_TARGET, "not measured", detail))
+            else:
+                found.append(Target(PROTECTION_TARGET, _verdict(within), detail))
     return found
 
 
