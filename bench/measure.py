@@ -239,18 +239,19 @@ class Session:
         location: StoreLocation,
         manifest: Manifest,
         *,
-        after: Session | None = None,
+        rerun: MiljoConfig | None = None,
     ) -> None:
-        """``after``: a session of the same store run before this one. This one's clock then
-        starts an hour after that one's, its ids come from another seed, and its assignments
-        go in the weeks after that one's; its random picks are the same (the same seed)."""
+        """``rerun``: this session runs after the official one that ran with that config
+        (:func:`measure_protection`). Its clock then starts a day after the store's end (the
+        official one starts an hour after it and ticks a second per call), its ids come from
+        another seed, and its assignments go in the weeks after the official ones; its
+        random picks are the same (the same seed)."""
         self.manifest = manifest
-        start = datetime.fromisoformat(manifest.end_instant)
+        start = datetime.fromisoformat(manifest.end_instant) + timedelta(hours=1)
         id_seed = manifest.seed + 1
-        if after is not None:
-            start, id_seed = after.clock.now(), after.id_seed + 1
-        self.id_seed: int = id_seed
-        self.clock: SimulatedClock = SimulatedClock(start + timedelta(hours=1))
+        if rerun is not None:
+            start, id_seed = start + timedelta(days=1), manifest.seed + 2
+        self.clock = SimulatedClock(start)
         self.miljo = open_store(location, clock=self.clock, ids=SeededIds(id_seed))
         self.rng = random.Random(manifest.seed)
         school = manifest.school(OVERVIEW_MODEL)
@@ -258,7 +259,7 @@ class Session:
         self.coordinator = Actor.parse(school.coordinator)
         self.last_day = date.fromisoformat(manifest.last_day)
         #: The next assignment's number (its week after the generated years, its class).
-        self.assigned: int = 0 if after is None else after.assigned
+        self.assigned = 0 if rerun is None else (rerun.assign // rerun.batches) * rerun.batches
 
     def close(self) -> None:
         self.miljo.close()
@@ -448,8 +449,27 @@ class Session:
         return history_s, case_s, entries
 
 
-def row_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]:
-    """(key, label, unit, basis) of every miljo row of one store size, in table order."""
+def row_specs(
+    long_events: int, backend: str, *, protection: bool | None = None
+) -> list[tuple[str, str, str, str]]:
+    """(key, label, unit, basis) of every miljo row of one store size, in table order;
+    ``protection``: only the protection rows (True), all but them (False), all (None)."""
+    specs = _all_specs(long_events, backend)
+    if protection is None:
+        return specs
+    return [spec for spec in specs if (spec[0] in PROTECTION_KEYS) is protection]
+
+
+#: The rows :func:`measure_protection` measures.
+PROTECTION_KEYS: Final = frozenset(
+    {
+        *(f"miljo.{c}.protection{s}" for c in ("observe", "assign") for s in ("", "_share")),
+        "miljo.history.protection",
+    }
+)
+
+
+def _all_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]]:
     copy = ("miljo.copy", "store copy of the SQLite store into a new schema", "events/s", "")
     specs = [copy] if backend == POSTGRES else []
     return [
@@ -564,9 +584,12 @@ def miljo_rows(
     backend: str,
     figures: Mapping[str, float | None] | None,
     notes: Mapping[str, str],
+    *,
+    protection: bool | None = None,
 ) -> list[Row]:
-    """The miljo rows of one size on ``backend``: with ``figures`` (by key; None: not
-    measured, the note says why), or without any (``notes[""]`` says why)."""
+    """The miljo rows of one size on ``backend`` (``protection`` as for :func:`row_specs`):
+    with ``figures`` (by key; None: not measured, the note says why), or without any
+    (``notes[""]`` says why)."""
     return [
         Row(
             key,
@@ -579,7 +602,9 @@ def miljo_rows(
             note=notes.get("", "") if figures is None else notes.get(key, ""),
             backend=backend,
         )
-        for key, label, unit, basis in row_specs(manifest.long_events, backend)
+        for key, label, unit, basis in row_specs(
+            manifest.long_events, backend, protection=protection
+        )
     ]
 
 
@@ -653,26 +678,6 @@ def measure_store(
             notes["miljo.verify"] = "n/a (not built)"
     finally:
         session.close()
-    # Last, after every official figure (wrapped commands are slower, and the catch-up above
-    # is of the official commands' events alone): the same commands again, with the timers
-    # on, in the store opened afresh. Its caches are empty and its picks repeat the official
-    # ones (the same seed), so as many commands touch a student for the first time.
-    say(
-        f"  {size}: the protections' time ({config.observe} + {config.assign} commands, "
-        f"{config.cost_history} history reads, with timers, in the store opened again)"
-    )
-    again = Session(location, manifest, after=session)
-    try:
-        costs = {
-            "observe": again.protection(again.observations(config.observe), config.batches, raw),
-            "assign": again.protection(again.assignments(config.assign), config.batches, raw),
-        }
-        history_cost = again.protection(again.history_reads(config.cost_history), 1, None)
-    finally:
-        again.close()
-    cost_figures, cost_notes = protection_figures(costs, history_cost, backend)
-    figures.update(cost_figures)
-    notes.update(cost_notes)
     figures.update(
         {
             "miljo.save1": median([raw_observe, raw_assign]),
@@ -701,7 +706,37 @@ def measure_store(
             "miljo.case_as_of": "snapshot + events; logs the read",
         }
     )
-    return miljo_rows(manifest, backend, figures, notes)
+    return miljo_rows(manifest, backend, figures, notes, protection=False)
+
+
+def measure_protection(
+    location: StoreLocation,
+    manifest: Manifest,
+    config: MiljoConfig,
+    raw: RawBatch,
+    backend: str = SQLITE,
+) -> list[Row]:
+    """The protection rows of one store size (bench.cost, docs/adr/0018): the official
+    commands again, as many and with the same picks, in the store opened afresh (empty
+    caches, so as many first touches of a student), with the protection timers on and raw
+    saves between the batches; then history reads. Run after every other measurement of the
+    store, the alternating overview included: these commands add to the store."""
+    size = f"{manifest.label} ({BACKEND_NAMES[backend]})"
+    say(
+        f"  {size}: the protections' time ({config.observe} + {config.assign} commands, "
+        f"{config.cost_history} history reads, with timers, in the store opened again)"
+    )
+    again = Session(location, manifest, rerun=config)
+    try:
+        costs = {
+            "observe": again.protection(again.observations(config.observe), config.batches, raw),
+            "assign": again.protection(again.assignments(config.assign), config.batches, raw),
+        }
+        history_cost = again.protection(again.history_reads(config.cost_history), 1, None)
+    finally:
+        again.close()
+    figures, notes = protection_figures(costs, history_cost, backend)
+    return miljo_rows(manifest, backend, figures, notes, protection=True)
 
 
 def alternating_overviews(

@@ -240,6 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rows += measure.alternating_overviews(
                         stores, miljo_config.overview_repeats, backend
                     )
+            # Last: the protections' time adds commands to the stores (docs/adr/0018).
+            batches = {SQLITE: writer.batch, POSTGRES: pg_writer.batch if pg_writer else None}
+            for backend, stores in measured.items():
+                batch = batches[backend]
+                if stores and batch is not None:
+                    say(f"bench: the protections' time in commands ({backend})")
+                    for location, manifest in stores:
+                        rows += measure.measure_protection(
+                            location, manifest, miljo_config, batch, backend
+                        )
         finally:
             writer.close()
             if pg_writer is not None:

@@ -31,7 +31,12 @@ from adapters.chain import ChainedSQLiteApplicationRecorder  # noqa: E402
 from bench import cost  # noqa: E402
 from bench.common import SQLITE, Row  # noqa: E402
 from bench.generate import Profile, build_into, load_manifest, store_files  # noqa: E402
-from bench.measure import MiljoConfig, measure_store  # noqa: E402
+from bench.measure import (  # noqa: E402
+    PROTECTION_KEYS,
+    MiljoConfig,
+    measure_protection,
+    measure_store,
+)
 from bench.raw import RawWriter, sqlite_env  # noqa: E402
 from domain.facade import Miljo  # noqa: E402
 from tests.integration.conftest import (  # noqa: E402
@@ -224,7 +229,10 @@ def test_the_measurement_has_the_protection_rows(tmp_path: Path) -> None:
     location = StoreLocation(*store_files(folder))
     writer = RawWriter(sqlite_env(tmp_path / "raw.sqlite"))
     try:
-        rows = measure_store(location, load_manifest(folder), CONFIG, writer.batch)
+        manifest = load_manifest(folder)
+        rows = measure_store(location, manifest, CONFIG, writer.batch)
+        assert not [row for row in rows if row.key in PROTECTION_KEYS]
+        rows += measure_protection(location, manifest, CONFIG, writer.batch)
     finally:
         writer.close()
     found: dict[str, Row] = {row.key: row for row in rows}
