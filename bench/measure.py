@@ -270,28 +270,7 @@ class Session:
     def observe(self, count: int, batches: int, raw: RawBatch) -> tuple[float, float]:
         """Commands/s of record_observation and of the raw saves between its batches."""
         require_timers_off("the official record_observation")
-        m, k = self.miljo, self.coordinator
-        students = sorted(m.students_of(k, self.code), key=lambda s: s.int)
-        picks = [self.rng.choice(students) for _ in range(count)]
-        per_batch = max(1, count // batches)
-        results, raws = [], []
-        for b in range(batches):
-            chunk = picks[b * per_batch : (b + 1) * per_batch]
-            raws.append((len(chunk), raw(len(chunk))))
-
-            def run(chunk: list[UUID] = chunk) -> None:
-                for student in chunk:
-                    self.tick()
-                    m.record_observation(
-                        k,
-                        student,
-                        arena="break",
-                        categories=["conflict"],
-                        text="Uro i friminuttet; to elever kranglet om ballen.",
-                    )
-
-            results.append((len(chunk), timed(run)))
-        return median_rate(results), median_rate(raws)
+        return _batched(self.observations(count), batches, raw)
 
     def observations(self, count: int) -> list[Callable[[], object]]:
         """``count`` record_observation commands as :meth:`observe` runs them."""
@@ -311,38 +290,10 @@ class Session:
         return [partial(command, self.rng.choice(students)) for _ in range(count)]
 
     def assign(self, count: int, batches: int, raw: RawBatch) -> tuple[float, float]:
-        """One-week class assignments of 15 minutes, in weeks after the generated years."""
+        """One-week class assignments of 15 minutes, in weeks after the generated years:
+        commands/s, and the raw saves' rate between its batches."""
         require_timers_off("the official assign")
-        m, k = self.miljo, self.coordinator
-        team = m.team(k, self.code, on=self.last_day)
-        members = [x.member_id for x in team.members if x.left_on is None]
-        classes = sorted((t, c) for c, t in m.school(k, self.code).classes.items())
-        first = monday_after(self.last_day + timedelta(days=30))
-        per_batch = max(1, count // batches)
-        results, raws = [], []
-        for b in range(batches):
-            raws.append((per_batch, raw(per_batch)))
-
-            def run(b: int = b) -> None:
-                for n in range(b * per_batch, (b + 1) * per_batch):
-                    monday = first + timedelta(weeks=n)
-                    trinn, class_name = classes[n % len(classes)]
-                    self.tick()
-                    m.assign(
-                        k,
-                        school=self.code,
-                        member_id=members[n % len(members)],
-                        target_kind="class",
-                        minutes_per_week=15,
-                        valid_from=monday,
-                        valid_to=monday + timedelta(days=4),
-                        trinn=trinn,
-                        class_name=class_name,
-                    )
-
-            results.append((per_batch, timed(run)))
-        self.assigned = batches * per_batch  # the weeks used: later assignments come after
-        return median_rate(results), median_rate(raws)
+        return _batched(self.assignments(count), batches, raw)
 
     def assignments(self, count: int) -> list[Callable[[], object]]:
         """``count`` assign commands as :meth:`assign` runs them, in the weeks after the
@@ -447,6 +398,25 @@ class Session:
         history_s = median([timed(history) for _ in range(repeats)])
         case_s = median([timed(case) for _ in range(repeats)])
         return history_s, case_s, entries
+
+
+def _batched(
+    calls: Sequence[Callable[[], object]], batches: int, raw: RawBatch
+) -> tuple[float, float]:
+    """Run ``calls`` in ``batches`` equal batches (a remainder is left out), each after as
+    many raw saves: the median rates of the calls and of the raw saves."""
+    per_batch = max(1, len(calls) // batches)
+    results, raws = [], []
+    for b in range(batches):
+        chunk = calls[b * per_batch : (b + 1) * per_batch]
+        raws.append((len(chunk), raw(len(chunk))))
+
+        def run(chunk: Sequence[Callable[[], object]] = chunk) -> None:
+            for call in chunk:
+                call()
+
+        results.append((len(chunk), timed(run)))
+    return median_rate(results), median_rate(raws)
 
 
 def row_specs(
