@@ -347,42 +347,33 @@ def library_command_rows(
     rows = []
     for _, key, label in COMMAND_ROWS:
         result = None if results is None else results.get(key)
-        if result is None:
-            rows.append(
-                Row(
-                    key,
-                    "baseline",
-                    label,
-                    "",
-                    None,
-                    "commands/s",
-                    note=notes.get(key, notes.get("", "")),
-                    backend=backend,
-                )
-            )
-            continue
-        note = (
-            f"{result.aggregates:,} aggregates of {COMMAND_HISTORY} events, "
-            f"{result.commands:,} random picks ({result.distinct:,} distinct) in "
-            f"{result.batches} batches; raw 1-event saves between them: "
-            f"{result.raw_rate:,.0f} events/s"
+        row = Row(
+            key,
+            "baseline",
+            label,
+            "",
+            None,
+            "commands/s",
+            note=notes.get(key, notes.get("", "")),
+            backend=backend,
         )
-        if notes.get(key):
-            note += f"; {notes[key]}"
-        rows.append(
-            Row(
-                key,
-                "baseline",
-                label,
-                "",
-                result.rate,
-                "commands/s",
+        if result is not None:
+            note = (
+                f"{result.aggregates:,} aggregates of {COMMAND_HISTORY} events, "
+                f"{result.commands:,} random picks ({result.distinct:,} distinct) in "
+                f"{result.batches} batches; raw 1-event saves between them: "
+                f"{result.raw_rate:,.0f} events/s"
+            )
+            if notes.get(key):
+                note += f"; {notes[key]}"
+            row = attrs.evolve(
+                row,
+                value=result.rate,
                 ratio=result.ratio,
                 basis=BETWEEN if result.ratio is not None else "",
                 note=note,
-                backend=backend,
             )
-        )
+        rows.append(row)
     return rows
 
 
