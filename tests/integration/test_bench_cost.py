@@ -15,32 +15,37 @@ No timing is asserted beyond "more than nothing".
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import StoreLocation, open_store
-from adapters.chain import ChainedSQLiteApplicationRecorder
-from bench import cost
-from bench.common import SQLITE, Row
-from bench.generate import Profile, build_into, load_manifest, store_files
-from bench.measure import (
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from adapters.bootstrap import StoreLocation, open_store  # noqa: E402
+from adapters.chain import ChainedSQLiteApplicationRecorder  # noqa: E402
+from bench import cost  # noqa: E402
+from bench.common import SQLITE, Row  # noqa: E402
+from bench.generate import Profile, build_into, load_manifest, store_files  # noqa: E402
+from bench.measure import (  # noqa: E402
     PROTECTION_KEYS,
     MiljoConfig,
     measure_protection,
     measure_store,
 )
-from bench.raw import RawWriter, sqlite_env
-from domain.facade import Miljo
-from tests.integration.conftest import (
+from bench.raw import RawWriter, sqlite_env  # noqa: E402
+from domain.facade import Miljo  # noqa: E402
+from tests.integration.conftest import (  # noqa: E402
     build_gjesdal,
     observe_break,
     register_test_student,
     store_of_kind,
 )
-from tests.support import COORDINATOR, FakeClock, SequentialIds
+from tests.support import COORDINATOR, FakeClock, SequentialIds  # noqa: E402
 
 PROTECTED = (cost.CIPHER, cost.KEYS, cost.CHAIN, cost.ACCESS)
 
