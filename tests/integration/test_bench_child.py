@@ -1,0 +1,97 @@
+"""The rebuild child's SQL timing (``bench/child.py``): the time a rebuild spends inside
+its view connection's SQL calls, measured by a stand-in connection.
+
+* A rebuild through the stand-in writes the same view rows as one without it, and the
+  stand-in counts calls and time (more than nothing, less than the whole rebuild).
+* ``rebuild`` (what ``python -m bench.child rebuild`` prints) reports one SQL figure per
+  repeat; a view store other than SQLite's is left alone.
+
+No timing is asserted beyond "more than nothing, at most the whole".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from adapters.bootstrap import StoreLocation, open_store  # noqa: E402
+from adapters.views import SQLiteViewStore  # noqa: E402
+from bench import child  # noqa: E402
+from bench.generate import Profile, build_into, store_files  # noqa: E402
+
+TINY = Profile(
+    label="tiny",
+    events=600,
+    scale=1,
+    students_factor=0.02,
+    demo_until=date(2024, 8, 23),
+    years=1,
+    meeting_every=2,
+    vedtak_share=0.1,
+    concern_share=0.2,
+    long_stream=30,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> StoreLocation:
+    folder = tmp_path_factory.mktemp("child") / "store"
+    build_into(folder, TINY, 7, "test", quiet=True)
+    return StoreLocation(*store_files(folder))
+
+
+def view_rows(views: SQLiteViewStore) -> dict[str, list[tuple[object, ...]]]:
+    names = [
+        row[0]
+        for row in views.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'view_%' "
+            "ORDER BY name"
+        ).fetchall()
+    ]
+    found = {}
+    for name in names:
+        query = f"SELECT * FROM {name} ORDER BY 1, 2"  # noqa: S608 - names from sqlite_master
+        found[name] = [tuple(row) for row in views.db.execute(query).fetchall()]
+    return found
+
+
+def test_a_timed_rebuild_writes_the_same_rows(store: StoreLocation) -> None:
+    with open_store(store) as miljo:
+        views = miljo.views
+        assert isinstance(views, SQLiteViewStore)
+        events = miljo.rebuild_views()
+        plain = view_rows(views)
+        timed = child.time_sql(views)
+        assert timed is not None
+        assert vars(views)["db"] is timed  # the stand-in
+        start = time.perf_counter()
+        assert miljo.rebuild_views() == events
+        whole = time.perf_counter() - start
+        calls, seconds = timed.calls, timed.seconds
+        assert calls > events / 5_000  # at least a page read, its rows and its commit
+        assert 0 < seconds <= whole
+        assert view_rows(views) == plain
+        assert sum(len(rows) for rows in plain.values()) > events  # history rows and more
+
+
+def test_the_child_reports_sql_seconds_per_repeat(store: StoreLocation) -> None:
+    result = child.rebuild(str(store.db_path), 2)
+    seconds = result["seconds"]
+    sql = result["sql_seconds"]
+    assert isinstance(seconds, list)
+    assert isinstance(sql, list)
+    assert len(sql) == len(seconds) == 2
+    assert all(0 < s <= whole for s, whole in zip(sql, seconds, strict=True))
+
+
+def test_another_view_store_is_left_alone() -> None:
+    other = object()
+    assert child.time_sql(other) is None
