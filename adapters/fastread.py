@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -37,8 +37,13 @@ from adapters.transcoder import uuid_from_hex
 from domain.base import MiljoAggregate
 from domain.projection import Op, SchoolOf, project
 
-#: Marks a topic whose class is not a miljo event (nothing to project).
-_NOT_PROJECTED: Final = object()
+
+class _ClassInfo(NamedTuple):
+    """What decoding an event of one class needs, found once per topic."""
+
+    cls: type[MiljoAggregate.Event]
+    class_version: int
+    personal: tuple[str, ...]  # the fields left out (sealed fields of a protected store)
 
 
 class NotificationRecord(Protocol):
@@ -89,7 +94,7 @@ class EventReader:
         # The store's own payload cipher (adapters.protection): opened here, never re-implemented.
         self._decrypt = cipher.decrypt if cipher is not None else None
         self._sealing = isinstance(cipher, MiljoCipher)
-        self._classes: dict[str, Any] = {}
+        self._classes: dict[str, _ClassInfo | None] = {}
         # Reading straight from the events table is possible when the view connection
         # (``db``, opened on ``db_path``) opens the recorder's SQLite file; otherwise (an
         # in-memory store, views in another file, another backend) the recorder reads.
@@ -124,20 +129,25 @@ class EventReader:
 
     # -- decoding ------------------------------------------------------------------------------
 
-    def _class(self, topic: str) -> Any:
-        cls = self._classes.get(topic)
-        if cls is None:
-            resolved = resolve_topic(topic)
-            is_event = isinstance(resolved, type) and issubclass(resolved, MiljoAggregate.Event)
-            cls = resolved if is_event else _NOT_PROJECTED
-            self._classes[topic] = cls
-        return cls
+    def _class(self, topic: str) -> _ClassInfo | None:
+        """The event class of a topic with what decoding needs of it, found once (None: not a
+        miljo event)."""
+        if topic in self._classes:
+            return self._classes[topic]
+        resolved = resolve_topic(topic)
+        info = None
+        if isinstance(resolved, type) and issubclass(resolved, MiljoAggregate.Event):
+            personal = tuple(sorted(resolved.PERSONAL_FIELDS)) if self._sealing else ()
+            info = _ClassInfo(resolved, getattr(resolved, "class_version", 1), personal)
+        self._classes[topic] = info
+        return info
 
     def light(self, notification: NotificationRecord) -> MiljoAggregate.Event | None:
         """The event without its personal fields (None if it is not a miljo event)."""
-        cls = self._class(notification.topic)
-        if cls is _NOT_PROJECTED:
+        info = self._class(notification.topic)
+        if info is None:
             return None
+        cls, class_version, personal = info
         try:
             data = notification.state
             if self._decrypt is not None:
@@ -153,15 +163,13 @@ class EventReader:
             raise MapperDeserialisationError(msg) from None
         state["originator_id"] = notification.originator_id
         state["originator_version"] = notification.originator_version
-        class_version = getattr(cls, "class_version", 1)
         from_version = state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        if self._sealing:
-            # Sealed under a student's data key: left out, never opened (see the module doc).
-            for name in cls.PERSONAL_FIELDS:
-                state.pop(name, None)
+        # Sealed under a student's data key: left out, never opened (see the module doc).
+        for name in personal:
+            state.pop(name, None)
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         light: MiljoAggregate.Event = event

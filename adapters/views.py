@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -89,19 +90,24 @@ class Batch:
         self._mark = mark
         self._runs: dict[str, list[tuple[str, list[tuple[Any, ...]]]]] = {}
         self._statements: dict[tuple[object, ...], str] = {}
-        #: Per table: the upsert statement and its columns (the common case, looked up once).
-        self._puts: dict[str, tuple[str, tuple[str, ...]]] = {}
+        #: Per table: the upsert statement, its columns and a getter of their values from a
+        #: row (the common case, looked up once).
+        self._puts: dict[str, tuple[str, tuple[str, ...], Callable[[Any], Any]]] = {}
         self.size = 0
 
     def add(self, op: Op) -> None:
         if isinstance(op, Put):
             put = self._puts.get(op.table)
             if put is None:
-                put = self._statement(("put", op.table)), TABLES_BY_NAME[op.table].columns
+                columns = TABLES_BY_NAME[op.table].columns
+                put = self._statement(("put", op.table)), columns, itemgetter(*columns)
                 self._puts[op.table] = put
-            statement, columns = put
+            statement, columns, values = put
             row = op.row
-            params = tuple([row.get(c) for c in columns])
+            try:
+                params = values(row)  # every column given: the common case, in C
+            except KeyError:
+                params = tuple([row.get(c) for c in columns])  # a column left out is NULL
         elif isinstance(op, Patch):
             params = (*op.values.values(), *op.key.values())
             statement = self._statement(("patch", op.table, tuple(op.values), tuple(op.key)))

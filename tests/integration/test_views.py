@@ -32,7 +32,7 @@ from adapters.views import PREFIX, AlreadyTracked, SQLiteViewStore
 from domain.application import MiljoApplication
 from domain.errors import InvalidValue, NotFound, RuleViolation
 from domain.facade import Miljo
-from domain.projection import SCHEMA_VERSION, TABLES
+from domain.projection import SCHEMA_VERSION, TABLES, Put
 from domain.values import HoursByCompetence, local_date
 from domain.vedtak import Vedtak
 from tests.support import (
@@ -1298,3 +1298,19 @@ def test_view_tables_and_history_summaries_hold_no_personal_data(tmp_path: Path)
         case = miljo.student_case(COORDINATOR, student)
         assert case.name == p["name"]
         assert case.student_number == p["student number"]
+
+
+def test_a_batch_writes_a_column_a_put_leaves_out_as_null() -> None:
+    """``Batch`` takes a Put's values by column in C when the row gives every column, and
+    falls back to NULL for a column the row leaves out; the upsert keeps the order."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE view_streams (stream_id, kind, school, PRIMARY KEY (stream_id))")
+    batch = adapters.views.Batch(upsert=adapters.views._sqlite_upsert)
+    batch.add(Put("streams", {"stream_id": "a", "kind": "student", "school": "gjesdal"}))
+    batch.add(Put("streams", {"stream_id": "b", "kind": "team"}))  # no school
+    batch.add(Put("streams", {"school": "trudvang", "kind": "meeting", "stream_id": "a"}))
+    assert batch.size == 3
+    batch.write(db.executemany)
+    assert batch.size == 0
+    rows = db.execute("SELECT stream_id, kind, school FROM view_streams ORDER BY 1").fetchall()
+    assert rows == [("a", "meeting", "trudvang"), ("b", "team", None)]
