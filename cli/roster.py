@@ -27,7 +27,9 @@ def import_group() -> None:
 @import_group.command("roster")
 @click.argument(
     "file",
-    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    # Not checked by click (exists, readable): the role and school are checked first, so
+    # a refused caller learns nothing of the file; a file that cannot be read is exit 2.
+    type=click.Path(path_type=Path),
 )
 @school_option
 @json_option
@@ -37,10 +39,10 @@ def roster(cli: CliContext, file: Path, school: str, as_json: bool) -> None:
 
     The file is UTF-8 CSV with the header student_number,name,trinn,class. Every
     row is checked first: if any row is bad, nothing is imported and every problem
-    is listed by line number (exit code 2). Students whose number is already
-    registered are skipped and counted. A role that may not register students,
-    or a school outside the acting person's schools, is refused (exit code 6)
-    before the file is read.
+    is listed by line number (exit code 2), as is a file that cannot be read.
+    Students whose number is already registered are skipped and counted. A role
+    that may not register students, or a school outside the acting person's
+    schools, is refused (exit code 6) before the file is looked at.
 
     \b
     Example:
@@ -55,7 +57,11 @@ def roster(cli: CliContext, file: Path, school: str, as_json: bool) -> None:
     try:
         data = file.read_bytes()
     except OSError as error:
-        raise click.FileError(str(file), error.strerror) from None
+        # A usage error (exit 2), as click's own check of the path would have been.
+        raise click.BadParameter(
+            f"cannot read {click.format_filename(file)}: {error.strerror or error}",
+            param_hint="'FILE'",
+        ) from None
     plan = plan_import(cli.miljo, cli.actor, school=school, data=data, source=file.name)
     report = _apply(cli, plan)
     if as_json:

@@ -240,3 +240,29 @@ def test_the_installed_command_applies_the_scope(school: Cli) -> None:
     assert "acts only for its schools" in missing.stderr
     assert "Traceback" not in foreign.stderr + missing.stderr
     assert school.stored_events() == logged
+
+
+def test_a_refused_roster_import_says_nothing_of_the_file_and_a_missing_file_is_exit_2(
+    school: Cli, tmp_path: Path
+) -> None:
+    """The role and school are checked before the file is looked at: a refused caller gets
+    the same refusal for a missing file, a folder and a real file. An allowed caller whose
+    file cannot be read gets a usage error that names the file; nothing is written."""
+    missing = tmp_path / "finnes-ikke.csv"
+    before = school.stored_events()
+    for path in (missing, tmp_path):
+        line = school.fails(
+            exit_codes.ACCESS_DENIED, "--as", "rektor:p-1@sandnes", "import", "roster",
+            str(path), "--school", "gjesdal",
+        )  # fmt: skip
+        assert line == (
+            "miljo: error: access denied: role rektor may not register a student "
+            "at school gjesdal, not one of its schools"
+        )
+    for path, reason in ((missing, "No such file or directory"), (tmp_path, "Is a directory")):
+        line = school.fails(
+            exit_codes.USAGE_ERROR, "--as", "rektor:p-1@gjesdal", "import", "roster",
+            str(path), "--school", "gjesdal",
+        )  # fmt: skip
+        assert f"cannot read {path}: {reason}" in line
+    assert school.stored_events() == before
