@@ -119,6 +119,17 @@ class KeyringStorage(Protocol):
         """True if another process may have erased a key since the last call."""
         ...
 
+    def seen(self) -> int | None:
+        """A counter of other connections' commits to the keyring as this storage last read
+        it (no query), so its value at some moment in the past. None: the storage has no
+        such counter, and every seal reads the subject's keys again."""
+        ...
+
+    def unchanged_since(self, seen: int) -> bool:
+        """Whether no other connection (of this or any process) has committed to the keyring
+        since the moment :meth:`seen` returned ``seen`` (one cheap query; False if unsure)."""
+        ...
+
     def dump(self) -> KeyringRows: ...
 
     def load(self, rows: KeyringRows) -> None:
@@ -172,7 +183,10 @@ class Keyring:
         #: {(purpose, generation): wrapped}. A subject's first lookup reads all of its keys
         #: at once (a student's history names both purposes); each is unwrapped when first
         #: asked for. Only what was found is trusted: a key missing here is fetched alone.
-        self._wrapped: _LRU[str, dict[tuple[str, int], bytes]] = _LRU(KEY_CACHE_SIZE)
+        #: With each read, the storage's :meth:`~KeyringStorage.seen` counter from before it.
+        self._wrapped: _LRU[str, tuple[int | None, dict[tuple[str, int], bytes]]] = _LRU(
+            KEY_CACHE_SIZE
+        )
         if storage is None or isinstance(storage, Path):
             storage = SQLiteKeyringStorage(storage)
         self.storage: KeyringStorage = storage
@@ -229,11 +243,23 @@ class Keyring:
     def _stored(self, subject: str) -> dict[tuple[str, int], bytes]:
         """The subject's stored keys, wrapped: read once (one query for every purpose and
         generation), then kept until the cache is dropped or the subject's key is erased."""
-        found = self._wrapped.hit(subject)
-        if found is None:
-            found = {(p, g): w for p, g, w in self.storage.live(subject)}
-            self._wrapped.keep(subject, found)
-        return found
+        read = self._wrapped.hit(subject)
+        if read is None:
+            # The counter as seen before the query: a commit between the two only makes
+            # :meth:`_stored_now` read again, never trust a read that missed it.
+            seen = self.storage.seen()
+            read = (seen, {(p, g): w for p, g, w in self.storage.live(subject)})
+            self._wrapped.keep(subject, read)
+        return read[1]
+
+    def _stored_now(self, subject: str) -> dict[tuple[str, int], bytes]:
+        """The subject's stored keys as they are now (for sealing): the earlier read if the
+        storage shows that no other connection has committed to the keyring since the moment
+        before that read (so nothing was erased or made since), else a new read."""
+        read = self._wrapped.hit(subject)
+        if read is not None and (read[0] is None or not self.storage.unchanged_since(read[0])):
+            self._wrapped.pop(subject, None)
+        return self._stored(subject)
 
     def _opened(self, subject: str, purpose: str, generation: int, wrapped: bytes) -> AESGCM:
         """The unwrapped key, unwrapped once however it was found."""
@@ -293,9 +319,9 @@ class Keyring:
             # New data is sealed with the newest key as stored now, not as an earlier read of
             # the subject's keys found it: a key another process erased since (inside this
             # facade call, which checks for erasures only once) would seal data that nobody
-            # could ever read. One read per subject and purpose, as the key is then kept.
-            self._wrapped.pop(subject, None)
-            row = _newest(self._stored(subject), purpose)
+            # could ever read. At most one read per subject and purpose, as the key is then
+            # kept; none while the storage shows that nobody else has written since the last.
+            row = _newest(self._stored_now(subject), purpose)
             if row is None:
                 # A student's first record: make both of their keys in one transaction.
                 others = tuple(p for p in (ARCHIVAL, ERASABLE) if p != purpose)
@@ -389,6 +415,9 @@ class SQLiteKeyringStorage:
                 "PRIMARY KEY (subject, purpose, generation))"
             )
             self._version = self._data_version()
+            #: The newest ``data_version`` read by any method (:meth:`seen`); ``_version`` is
+            #: the one :meth:`changed` compared last.
+            self._seen = self._version
             self._erasures = self._erasure_count()
         except sqlite3.DatabaseError as error:
             raise ProtectionError(f"{self.name} cannot be opened: {error}") from None
@@ -433,6 +462,7 @@ class SQLiteKeyringStorage:
             version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error as error:
             raise ProtectionError(f"{self.name} cannot be read: {error}") from None
+        self._seen = version
         if version == self._version:
             return False
         with self._sqlite("read"):
@@ -442,6 +472,22 @@ class SQLiteKeyringStorage:
             return False
         self._erasures = erasures
         return True
+
+    def seen(self) -> int:
+        # PRAGMA data_version changes whenever another connection (of this process or any
+        # other; WAL or not) has committed to the file, never for this connection's own
+        # commits, which the keyring accounts for itself (it reads a subject again after
+        # creating or erasing its keys). It only grows, so an equal value later means that
+        # nobody else has committed in between.
+        return self._seen
+
+    def unchanged_since(self, seen: int) -> bool:
+        try:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise ProtectionError(f"{self.name} cannot be read: {error}") from None
+        self._seen = version
+        return version == seen
 
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         with self._sqlite("read"):
@@ -498,7 +544,7 @@ class SQLiteKeyringStorage:
         with self._sqlite("written"):
             # Crypto-shredding must not leave the wrapped key in the write-ahead log.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._version = self._data_version()
+            self._version = self._seen = self._data_version()
             self._erasures = self._erasure_count()
         return len(rows)
 
@@ -736,6 +782,14 @@ class PostgresKeyringStorage:
         return True
 
     # -- reads and writes --------------------------------------------------------------------
+
+    def seen(self) -> None:
+        # A NOTIFY reaches this connection asynchronously, some time after the erasure's
+        # commit: no signal says "nothing committed since", so sealing always reads again.
+        return None
+
+    def unchanged_since(self, seen: int) -> bool:
+        return False
 
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         with self._pg("read"):

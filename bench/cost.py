@@ -11,7 +11,7 @@ yields a :class:`ProtectionTimes` that sums their seconds per component:
 * ``keys``: the per-student keys: sealing and opening personal fields (``MiljoCipher.seal``
   / ``.unseal``), every ``Keyring`` method a facade call reaches (``hold``, ``release``,
   ``recheck``, ``current``, ``get``, ``erasures``), its storage's queries (``live``,
-  ``changed``, ``fetch``, ``create``) and the aggregate cache's erasure check
+  ``changed``, ``unchanged_since``, ``fetch``, ``create``) and the aggregate cache's erasure check
   (``MiljoRepository._forget_if_erased``);
 * ``chain``: on SQLite the chained recorder's ``_insert_events`` minus the library's own
   ``SQLiteApplicationRecorder._insert_events`` it calls (so: the link computations, the
@@ -67,7 +67,7 @@ COMPONENTS: Final = (CIPHER, KEYS, CHAIN, ACCESS, ACCESS_LOG)
 Target = tuple[type, str, str | None]
 
 _KEYRING_METHODS: Final = ("hold", "recheck", "release", "current", "get", "erasures")
-_STORAGE_METHODS: Final = ("live", "changed", "fetch", "create")
+_STORAGE_METHODS: Final = ("live", "changed", "unchanged_since", "fetch", "create")
 
 TARGETS: Final[tuple[Target, ...]] = (
     (MiljoCipher, "encrypt", CIPHER),

@@ -40,6 +40,7 @@ School scope (checked before the matrix, :func:`in_school_scope`)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -481,14 +482,13 @@ def _cell(operation: Operation, role: Role) -> str:
     return f"policy[{operation.value}][{role.value}]={POLICY[operation][role].value}"
 
 
-def _check_cell(operation: Operation, request: AccessRequest) -> Decision:
-    role = request.actor.role
+def _check_cell(operation: Operation, role: Role, relation: Relation, has_reason: bool) -> Decision:
     grant = POLICY[operation][role]
     cell = _cell(operation, role)
     if grant is Grant.ALLOW:
         return Decision(allowed=True, break_glass=False, rule=f"{cell}: allowed")
     if grant is Grant.NEED_TO_KNOW:
-        if request.relation is Relation.NONE:
+        if relation is Relation.NONE:
             return Decision(
                 allowed=False,
                 break_glass=False,
@@ -497,10 +497,10 @@ def _check_cell(operation: Operation, request: AccessRequest) -> Decision:
         return Decision(
             allowed=True,
             break_glass=False,
-            rule=f"{cell}: allowed, the actor is {request.relation.value}",
+            rule=f"{cell}: allowed, the actor is {relation.value}",
         )
     if grant is Grant.BREAK_GLASS:
-        if not request.has_reason:
+        if not has_reason:
             return Decision(
                 allowed=False,
                 break_glass=False,
@@ -513,12 +513,29 @@ def _check_cell(operation: Operation, request: AccessRequest) -> Decision:
 
 
 def decide(request: AccessRequest) -> Decision:
-    """Decide ``request`` from :data:`POLICY` and the restricted-record rule. Pure."""
-    operation = request.operation
-    own = _check_cell(operation, request)
+    """Decide ``request`` from :data:`POLICY` and the restricted-record rule. Pure: the
+    decision depends on the operation, the role, the relation, whether a reason is stated
+    and whether the record is restricted, and on nothing else of the request (not the
+    student, the person, the schools or the reason's text), so each such combination is
+    decided once per process and its (frozen) :class:`Decision` reused."""
+    return _decision(
+        request.operation,
+        request.actor.role,
+        request.relation,
+        request.has_reason,
+        request.restricted,
+    )
+
+
+@functools.cache
+def _decision(
+    operation: Operation, role: Role, relation: Relation, has_reason: bool, restricted: bool
+) -> Decision:
+    """:func:`decide` for one combination (at most operations x roles x relations x 4)."""
+    own = _check_cell(operation, role, relation, has_reason)
     if not own.allowed:
         return own
-    if not (request.restricted or operation is Operation.READ_RESTRICTED):
+    if not (restricted or operation is Operation.READ_RESTRICTED):
         return own
     if operation in WRITE_OPERATIONS:
         return Decision(
@@ -526,25 +543,25 @@ def decide(request: AccessRequest) -> Decision:
             break_glass=False,
             rule=f"{own.rule}; refused, a restricted record cannot be changed",
         )
-    restricted = (
+    reading = (
         own
         if operation is Operation.READ_RESTRICTED
-        else _check_cell(Operation.READ_RESTRICTED, request)
+        else _check_cell(Operation.READ_RESTRICTED, role, relation, has_reason)
     )
-    if not restricted.allowed:
+    if not reading.allowed:
         return Decision(
             allowed=False,
             break_glass=False,
-            rule=f"{own.rule}; restricted record: {restricted.rule}",
+            rule=f"{own.rule}; restricted record: {reading.rule}",
         )
-    if not request.has_reason:
+    if not has_reason:
         return Decision(
             allowed=False,
             break_glass=False,
             rule=f"{own.rule}; refused, a restricted record is read only with a stated reason",
         )
-    rule = own.rule if restricted is own else f"{own.rule}; restricted record: {restricted.rule}"
-    return Decision(allowed=True, break_glass=own.break_glass or restricted.break_glass, rule=rule)
+    rule = own.rule if reading is own else f"{own.rule}; restricted record: {reading.rule}"
+    return Decision(allowed=True, break_glass=own.break_glass or reading.break_glass, rule=rule)
 
 
 def denied(request: AccessRequest) -> AccessDenied:

@@ -3,11 +3,13 @@ exported for an auditor who verifies independently (tools/verify_export.py)."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 from adapters.audit import export_store, verify_store
 from adapters.bootstrap import StoreError, StoreLocation, init_store, open_store, resolve_store
-from adapters.chain import GENESIS, compute_link
+from adapters.chain import GENESIS, compute_link, hmac_sha256
 from adapters.keys import SEALING_KEY, read_key
 from domain.facade import Miljo
 from domain.school import School, school_id
@@ -107,6 +109,45 @@ def test_links_are_the_documented_hmac(location: StoreLocation) -> None:
         rows(location), links, strict=True
     ):
         previous = compute_link(key, previous, position, originator, version, topic, state)
+        assert previous == link
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(max_size=200), message=st.binary(max_size=3000))
+def test_the_links_hmac_is_the_standard_one(key: bytes, message: bytes) -> None:
+    """The chain's HMAC from cached key pads is RFC 2104 HMAC-SHA256 as the standard
+    library computes it, for keys shorter, as long as and longer than a block (64 bytes),
+    also when the same key is used again (its cached pads are copied, never changed)."""
+    expected = hmac.digest(key, message, "sha256")
+    assert hmac_sha256(key, message) == expected
+    assert hmac_sha256(key, b"other" + message) == hmac.digest(key, b"other" + message, "sha256")
+    assert hmac_sha256(key, message) == expected
+
+
+def test_stored_links_are_the_standard_hmac_of_the_documented_message(
+    location: StoreLocation,
+) -> None:
+    """Independently of compute_link: the stored links are the standard library's
+    HMAC-SHA256 over the message docs/audit-export.md defines."""
+    assert location.keys_dir is not None
+    key = read_key(location.keys_dir, SEALING_KEY)
+    with db_of(location) as db:
+        links = [bytes(r[0]) for r in db.execute("SELECT link FROM miljo_chain ORDER BY position")]
+    previous = GENESIS
+    for (position, originator, version, topic, state), link in zip(
+        rows(location), links, strict=True
+    ):
+        message = (
+            previous
+            + position.to_bytes(8, "big")
+            + UUID(str(originator)).bytes
+            + version.to_bytes(8, "big")
+            + len(topic.encode()).to_bytes(4, "big")
+            + topic.encode()
+            + len(state).to_bytes(4, "big")
+            + state
+        )
+        previous = hmac.digest(key, message, "sha256")
         assert previous == link
 
 

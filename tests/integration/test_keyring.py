@@ -53,7 +53,8 @@ KINDS: Final = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 #: A second process: opens the keyring (kind, where, master key hex in argv), then serves
 #: commands from stdin, one JSON answer per line. ``seal SUBJECT`` seals PLAIN under the
-#: current erasable key; ``open SUBJECT GEN HEX`` opens it again ("erased" if the key is gone).
+#: current erasable key; ``open SUBJECT GEN HEX`` opens it again ("erased" if the key is gone);
+#: ``erase SUBJECT`` erases the subject's erasable key (how many generations).
 CHILD: Final = """
 import json, sys
 from adapters.keyring import ERASABLE, Keyring, KeyErased, PostgresKeyringStorage
@@ -77,6 +78,8 @@ for line in sys.stdin:
             answer = {"plain": key.decrypt(nonce, bytes.fromhex(args[2]), None).decode()}
         except KeyErased:
             answer = {"erased": True}
+    elif command == "erase":
+        answer = {"erased": keyring.erase(args[0])}
     else:
         break
     print(json.dumps(answer), flush=True)
@@ -143,6 +146,12 @@ class RecordingStorage:
         raise AssertionError("not used")
 
     def changed(self) -> bool:
+        raise AssertionError("not used")
+
+    def seen(self) -> int | None:
+        raise AssertionError("not used")
+
+    def unchanged_since(self, seen: int) -> bool:
         raise AssertionError("not used")
 
     def dump(self) -> KeyringRows:
@@ -401,14 +410,16 @@ class TestKeyringContract:
         erasable = keyring.get(SUBJECT, ERASABLE, 1)
         archival = keyring.get(SUBJECT, ARCHIVAL, 1)
         assert reads == ["live"]
-        # Sealing reads the subject's keys again, once per purpose (never from an earlier
-        # read: test_a_key_erased_after_the_subjects_read_never_seals_new_data), and
-        # unwraps nothing again.
+        # Sealing trusts an earlier read only if the storage shows that nobody else has
+        # written the keyring since (never otherwise:
+        # test_a_key_erased_after_the_subjects_read_never_seals_new_data). SQLite's
+        # data_version shows it, so nothing is read again; PostgreSQL has no such signal and
+        # reads the subject's keys again, once per purpose. Nothing is unwrapped again.
         assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
         assert keyring.current(SUBJECT, ARCHIVAL) == (1, archival)
         assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
         assert keyring.get(SUBJECT, ERASABLE, 1) is erasable
-        assert reads == ["live", "live", "live"]
+        assert reads == (["live"] if where.target is None else ["live", "live", "live"])
         assert sorted(unwraps) == [(ARCHIVAL, 1), (ERASABLE, 1)]
         # A key read with the others is the key read alone.
         monkeypatch.undo()
@@ -490,6 +501,60 @@ class TestKeyringContract:
             assert other.get(SUBJECT, ERASABLE, 2).decrypt(NONCE, seal(key), None) == PLAIN
         finally:
             other.close()
+
+    def test_a_key_erased_by_another_process_after_the_read_never_seals_new_data(
+        self, keyring: Keyring, where: Where
+    ) -> None:
+        """The same sequence with the erasure in another OS process, inside one facade call
+        (one erasure check): sealing must see the erasure although the call's read of the
+        subject found the key, so the new data gets a new generation."""
+        child = Child(where)
+        try:
+            sealed = child.ask("seal", SUBJECT)  # the student's keys, made elsewhere
+            keyring.hold()
+            try:
+                key = keyring.get(SUBJECT, ERASABLE, 1)  # loading the student: both keys read
+                token = bytes.fromhex(str(sealed["sealed"]))
+                assert key.decrypt(NONCE, token, None) == PLAIN
+                assert child.ask("erase", SUBJECT) == {"erased": 1}
+                generation, new = keyring.current(SUBJECT, ERASABLE)
+            finally:
+                keyring.release()
+            assert generation == 2
+            assert new is not key
+            assert child.ask("open", SUBJECT, "2", seal(new).hex()) == {"plain": "a field"}
+        finally:
+            child.close()
+
+    def test_sealing_reads_again_after_any_write_by_another_process(
+        self, keyring: Keyring, where: Where, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Only "nobody else has written since" lets sealing trust the earlier read: after
+        another process's commit that erases nothing (another student's first keys), the
+        subject's keys are read again, and the result is the same key."""
+        other = "7c1b5a6e-0000-4000-8000-000000000002"
+        keyring.current(SUBJECT, ARCHIVAL)  # makes both keys
+        keyring.forget_cached()
+        reads: list[str] = []
+        real_live = keyring.storage.live
+
+        def live(subject: str) -> list[tuple[str, int, bytes]]:
+            reads.append(subject)
+            return real_live(subject)
+
+        monkeypatch.setattr(keyring.storage, "live", live)
+        child = Child(where)
+        try:
+            keyring.hold()
+            try:
+                erasable = keyring.get(SUBJECT, ERASABLE, 1)
+                assert child.ask("seal", other)["generation"] == 1  # a commit elsewhere
+                assert keyring.current(SUBJECT, ERASABLE) == (1, erasable)
+            finally:
+                keyring.release()
+        finally:
+            child.close()
+        assert reads == [SUBJECT, SUBJECT]
 
     def test_a_wrong_master_key_is_a_protection_error(self, keyring: Keyring, where: Where) -> None:
         keyring.current(SUBJECT, ERASABLE)

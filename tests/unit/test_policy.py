@@ -524,6 +524,41 @@ def test_decisions_respect_the_rules(
         assert student_id.hex not in decision.rule
 
 
+def _every_request(student_id: UUID | None, person: str, reason_text: str) -> list[AccessRequest]:
+    return [
+        AccessRequest(
+            actor=Actor(person, role, schools=frozenset({"gjesdal"})),
+            operation=operation,
+            student_id=student_id,
+            relation=relation,
+            reason=reason,
+            restricted=restricted,
+        )
+        for operation in Operation
+        for role in Role
+        for relation in Relation
+        for reason in (None, " ", reason_text)
+        for restricted in (False, True)
+    ]
+
+
+def test_a_remembered_decision_is_the_one_made_afresh_for_any_other_request() -> None:
+    """decide() remembers each combination's decision: a decision made for one request and
+    reused for another (another student, person, schools or reason text) is the decision
+    that request gets afresh, whatever was decided before it."""
+    first = [decide(r) for r in _every_request(UUID(int=1), "p-1", "GRUNN: a")]
+    policy_module._decision.cache_clear()
+    others = _every_request(None, "p-2", "GRUNN: another")
+    afresh = [decide(r) for r in others]
+    assert afresh == first
+    remembered = [decide(r) for r in _every_request(UUID(int=3), "p-3", "GRUNN: b")]
+    assert remembered == afresh
+    # Requests that differ in a field the decision depends on are never given each other's.
+    assert len({(d.allowed, d.break_glass, d.rule) for d in afresh}) > 1
+    info = policy_module._decision.cache_info()
+    assert info.currsize <= len(Operation) * len(Role) * len(Relation) * 4
+
+
 # ---------------------------------------------------------------------------------------------
 # Requests and errors
 # ---------------------------------------------------------------------------------------------
