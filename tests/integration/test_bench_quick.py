@@ -626,9 +626,7 @@ def test_the_rebuild_target_names_the_time_of_its_own_sql_calls() -> None:
     row and its detail says nothing of it."""
     rows = [
         *made_up_rows(320.0, 22.0, 250.0),
-        Row(
-            "miljo.rebuild.sql", "miljo", "sql", "10k", 8_000.0, "events/s", backend=SQLITE
-        ),
+        Row("miljo.rebuild.sql", "miljo", "sql", "10k", 8_000.0, "events/s", backend=SQLITE),
     ]
     [at_10k] = [
         t
