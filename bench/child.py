@@ -20,14 +20,16 @@ the time left goes to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from adapters.bootstrap import open_store, resolve_store
+from adapters.postgres import PostgresViewStore, _CursorRun
 from adapters.storeops import copy_store
 from adapters.views import SQLiteViewStore
 from bench.common import Progress, say, timed
@@ -72,15 +74,10 @@ class TimedCursor:
         return rows
 
 
-class TimedConnection:
-    """Stands in for a SQLite view store's connection and sums the seconds spent inside its
-    SQL calls (``execute``, ``executemany``, a cursor's ``execute`` and fetches): the time a
-    rebuild would take if the Python between the calls cost nothing. The wrapper's own cost
-    is one clock read per call, a few thousand calls per rebuild (rows are written per
-    ``executemany``, not per row)."""
+class SqlClock:
+    """Sums the seconds spent inside database calls (one clock read per call)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
 
@@ -91,6 +88,19 @@ class TimedConnection:
         finally:
             self.seconds += time.perf_counter() - start
             self.calls += 1
+
+
+class TimedConnection:
+    """Stands in for a SQLite view store's connection and sums the seconds spent inside its
+    SQL calls (``execute``, ``executemany``, a cursor's ``execute`` and fetches): the time a
+    rebuild would take if the Python between the calls cost nothing. The wrapper's own cost
+    is one clock read per call, a few thousand calls per rebuild (rows are written per
+    ``executemany``, not per row)."""
+
+    def __init__(self, db: sqlite3.Connection, clock: SqlClock) -> None:
+        self._db = db
+        self.clock = clock
+        self.timed = clock.timed
 
     def execute(self, statement: str, params: Sequence[Any] = (), /) -> TimedCursor:
         return TimedCursor(self.timed(self._db.execute, statement, params), self)
@@ -105,17 +115,86 @@ class TimedConnection:
         self._db.close()
 
 
-def time_sql(views: object) -> TimedConnection | None:
-    """Put a :class:`TimedConnection` in place of a SQLite view store's connection (and its
-    event reader's); None for another view store (PostgreSQL writes in its own server)."""
-    if not isinstance(views, SQLiteViewStore):
-        return None
-    timed_db = TimedConnection(views.db)
-    # The store and its reader call only the methods TimedConnection has (tested).
-    setattr(views, "db", timed_db)  # noqa: B010 - a stand-in of another type, on purpose
-    if getattr(views.reader, "_db", None) is not None:
-        setattr(views.reader, "_db", timed_db)  # noqa: B010 - as above
-    return timed_db
+@contextlib.contextmanager
+def time_sql(views: object) -> Iterator[SqlClock | None]:
+    """Time a view store's database calls while the block runs (None: a store of another
+    kind); everything is put back on exit.
+
+    * SQLite: a :class:`TimedConnection` stands in for the store's connection and its event
+      reader's: every SQL call (reading the notifications, writing the rows, committing,
+      creating the indexes).
+    * PostgreSQL: the store's write transactions (taking a pooled connection, BEGIN, and at
+      the end the pipeline's sync and COMMIT, where the client waits for the server), each
+      statement and ``executemany`` inside them (psycopg adapting and sending the rows), and
+      the library recorder's ``select_notifications`` (its query, and the library building
+      its notification objects, a small Python part counted here too).
+    """
+    clock = SqlClock()
+    if isinstance(views, SQLiteViewStore):
+        db, reader_db = views.db, getattr(views.reader, "_db", None)
+        timed_db = TimedConnection(db, clock)
+        # The store and its reader call only the methods TimedConnection has (tested).
+        setattr(views, "db", timed_db)  # noqa: B010 - a stand-in of another type, on purpose
+        if reader_db is not None:
+            setattr(views.reader, "_db", timed_db)  # noqa: B010 - as above
+        try:
+            yield clock
+        finally:
+            views.db = db
+            if reader_db is not None:
+                setattr(views.reader, "_db", reader_db)  # noqa: B010 - put back
+        return
+    if isinstance(views, PostgresViewStore):
+        with _time_postgres(views, clock):
+            yield clock
+        return
+    yield None
+
+
+@contextlib.contextmanager
+def _time_postgres(views: PostgresViewStore, clock: SqlClock) -> Iterator[None]:
+    write = views._write
+    recorder = views.app.recorder
+    select = recorder.select_notifications
+    many, call = _CursorRun.many, _CursorRun.__call__
+
+    @contextlib.contextmanager
+    def timed_write() -> Iterator[Any]:
+        manager = write()
+        run = clock.timed(manager.__enter__)
+        try:
+            yield run
+        except BaseException as error:
+            if not clock.timed(manager.__exit__, type(error), error, error.__traceback__):
+                raise
+        else:
+            clock.timed(manager.__exit__, None, None, None)
+
+    def timed_many(run: _CursorRun, statement: str, rows: list[tuple[Any, ...]], /) -> None:
+        clock.timed(many, run, statement, rows)
+
+    def timed_call(run: _CursorRun, statement: str, params: Sequence[object], /) -> Any:
+        return clock.timed(call, run, statement, params)
+
+    def timed_select(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return select(*args, **kwargs)
+        finally:
+            clock.seconds += time.perf_counter() - start
+            clock.calls += 1
+
+    setattr(views, "_write", timed_write)  # noqa: B010 - shadows the method while timing
+    setattr(recorder, "select_notifications", timed_select)  # noqa: B010 - as above
+    setattr(_CursorRun, "many", timed_many)  # noqa: B010 - as above
+    setattr(_CursorRun, "__call__", timed_call)  # noqa: B010 - as above
+    try:
+        yield
+    finally:
+        setattr(_CursorRun, "many", many)  # noqa: B010 - put back
+        setattr(_CursorRun, "__call__", call)  # noqa: B010 - put back
+        delattr(recorder, "select_notifications")
+        delattr(views, "_write")
 
 
 def rebuild(store: str | None, repeats: int) -> dict[str, object]:
@@ -124,17 +203,17 @@ def rebuild(store: str | None, repeats: int) -> dict[str, object]:
         events = 0
         seconds = []
         sql_seconds: list[float] = []
-        sql = time_sql(miljo.views)
-        for _ in range(max(1, repeats)):
+        with time_sql(miljo.views) as sql:
+            for _ in range(max(1, repeats)):
 
-            def run() -> None:
-                nonlocal events
-                events = miljo.rebuild_views(Progress("rebuild"))
+                def run() -> None:
+                    nonlocal events
+                    events = miljo.rebuild_views(Progress("rebuild"))
 
-            sql_before = sql.seconds if sql is not None else 0.0
-            seconds.append(timed(run))
-            if sql is not None:
-                sql_seconds.append(sql.seconds - sql_before)
+                sql_before = sql.seconds if sql is not None else 0.0
+                seconds.append(timed(run))
+                if sql is not None:
+                    sql_seconds.append(sql.seconds - sql_before)
         after = peak_rss_kib()
         counts = getattr(miljo.views, "counts", None)
         rows = sum(counts().values()) if callable(counts) else None

@@ -138,7 +138,7 @@ class Rebuild:
     peak_mb: float
     peak_before_mb: float
     rows: int | None  # rows in the view tables after the rebuild (None: not counted)
-    #: Of ``seconds``, those spent inside the view connection's SQL calls (SQLite only).
+    #: Of ``seconds``, those spent inside the view store's database calls (bench/child.py).
     sql_seconds: float | None = None
 
 
@@ -457,7 +457,7 @@ def _all_specs(long_events: int, backend: str) -> list[tuple[str, str, str, str]
         ),
         (
             "miljo.rebuild.sql",
-            "the rebuild's SQL calls alone (time inside them, no Python between)",
+            "the rebuild's database calls alone (the time inside them)",
             "events/s",
             "baseline.select",
         ),
@@ -616,14 +616,21 @@ def measure_store(
     notes["miljo.rebuild"] = f"{rebuilt.events:,} events in {rebuilt.seconds:.1f} s"
     if rebuilt.sql_seconds:
         figures["miljo.rebuild.sql"] = rate(rebuilt.events, rebuilt.sql_seconds)
+        inside = (
+            "psycopg's calls: reading the notifications (the library's recorder), adapting "
+            "and sending the rows, waiting for the server at each page's sync and commit, "
+            "creating the indexes"
+            if location.postgres is not None
+            else "the view connection's SQL calls: reading the notifications, writing the "
+            "rows, committing, creating the indexes"
+        )
         notes["miljo.rebuild.sql"] = (
             f"{rebuilt.sql_seconds:.1f} of the rebuild's {rebuilt.seconds:.1f} s were spent "
-            "inside the view connection's SQL calls: reading the notifications, writing the "
-            "rows, committing, creating the indexes"
+            f"inside {inside}"
         )
     else:
         figures["miljo.rebuild.sql"] = None
-        notes["miljo.rebuild.sql"] = "n/a (PostgreSQL: the server writes in its own process)"
+        notes["miljo.rebuild.sql"] = "n/a (not measured by this view store)"
     if rebuilt.rows is not None and rebuilt.events:
         figures["miljo.rows"] = rebuilt.rows / rebuilt.events
         notes["miljo.rows"] = (

@@ -262,8 +262,8 @@ def _targets(
         sql = find("miljo.rebuild.sql", size)
         if sql is not None and sql.value:
             detail += (
-                f"; its own SQL calls alone (reading, writing, committing, indexing, "
-                f"with no Python between) took the time of {sql.value:,.0f} events/s = "
+                f"; the time inside its own database calls alone (reading, writing, "
+                f"committing, indexing) is that of {sql.value:,.0f} events/s = "
                 f"{sql.value / select.value:.2f}×"
             )
         found.append(Target(name, _verdict(ratio >= 1.0), detail))

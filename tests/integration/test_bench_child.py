@@ -1,10 +1,13 @@
-"""The rebuild child's SQL timing (``bench/child.py``): the time a rebuild spends inside
-its view connection's SQL calls, measured by a stand-in connection.
+"""The rebuild child's database timing (``bench/child.py``): the time a rebuild spends
+inside its view store's database calls.
 
-* A rebuild through the stand-in writes the same view rows as one without it, and the
-  stand-in counts calls and time (more than nothing, less than the whole rebuild).
-* ``rebuild`` (what ``python -m bench.child rebuild`` prints) reports one SQL figure per
-  repeat; a view store other than SQLite's is left alone.
+* SQLite: a rebuild through the stand-in connection writes the same view rows as one
+  without it, and the clock counts calls and time (more than nothing, less than the whole
+  rebuild); the store's own connection is back afterwards.
+* PostgreSQL: the same with the timed write transactions, statements and notification
+  reads; every method patched for it is the original again afterwards, also after an error.
+* ``rebuild`` (what ``python -m bench.child rebuild`` prints) reports one figure per
+  repeat; a view store of another kind is left alone.
 
 No timing is asserted beyond "more than nothing, at most the whole".
 """
@@ -22,10 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from adapters.bootstrap import StoreLocation, open_store  # noqa: E402
+from adapters.bootstrap import PostgresTarget, StoreLocation, open_store  # noqa: E402
+from adapters.postgres import PostgresViewStore, _CursorRun  # noqa: E402
+from adapters.storeops import copy_store  # noqa: E402
 from adapters.views import SQLiteViewStore  # noqa: E402
 from bench import child  # noqa: E402
 from bench.generate import Profile, build_into, store_files  # noqa: E402
+from tests.conftest import postgres_location, temporary_schema  # noqa: E402
 
 TINY = Profile(
     label="tiny",
@@ -67,19 +73,57 @@ def test_a_timed_rebuild_writes_the_same_rows(store: StoreLocation) -> None:
     with open_store(store) as miljo:
         views = miljo.views
         assert isinstance(views, SQLiteViewStore)
+        connection = views.db
         events = miljo.rebuild_views()
         plain = view_rows(views)
-        timed = child.time_sql(views)
-        assert timed is not None
-        assert vars(views)["db"] is timed  # the stand-in
-        start = time.perf_counter()
-        assert miljo.rebuild_views() == events
-        whole = time.perf_counter() - start
-        calls, seconds = timed.calls, timed.seconds
-        assert calls > events / 5_000  # at least a page read, its rows and its commit
-        assert 0 < seconds <= whole
+        with child.time_sql(views) as timed:
+            assert timed is not None
+            assert isinstance(vars(views)["db"], child.TimedConnection)  # the stand-in
+            start = time.perf_counter()
+            assert miljo.rebuild_views() == events
+            whole = time.perf_counter() - start
+        assert views.db is connection
+        assert timed.calls > events / 5_000  # at least a page read, its rows and its commit
+        assert 0 < timed.seconds <= whole
         assert view_rows(views) == plain
         assert sum(len(rows) for rows in plain.values()) > events  # history rows and more
+
+
+def pg_rows(views: PostgresViewStore) -> dict[str, list[dict[str, object]]]:
+    return {name: views.select(name, {}) for name in ("events", "students", "observations")}
+
+
+@pytest.mark.postgres
+def test_a_timed_postgres_rebuild_writes_the_same_rows_and_puts_everything_back(
+    store: StoreLocation, postgres_target: PostgresTarget, tmp_path: Path
+) -> None:
+    with temporary_schema(postgres_target) as target:
+        location = postgres_location(target, tmp_path / "pg.keys")
+        copy_store(store, location)
+        with open_store(location) as miljo:
+            views = miljo.views
+            assert isinstance(views, PostgresViewStore)
+            recorder = miljo.app.recorder
+            originals = (_CursorRun.many, _CursorRun.__call__)
+            events = miljo.rebuild_views()
+            plain = pg_rows(views)
+            with child.time_sql(views) as timed:
+                assert timed is not None
+                assert "_write" in vars(views)
+                assert "select_notifications" in vars(recorder)
+                start = time.perf_counter()
+                assert miljo.rebuild_views() == events
+                whole = time.perf_counter() - start
+            assert timed.calls > events / 5_000
+            assert 0 < timed.seconds <= whole
+            assert pg_rows(views) == plain
+            assert "_write" not in vars(views)
+            assert "select_notifications" not in vars(recorder)
+            assert (_CursorRun.many, _CursorRun.__call__) == originals
+            with pytest.raises(RuntimeError), child.time_sql(views):
+                raise RuntimeError("a failed rebuild")
+            assert "_write" not in vars(views)
+            assert (_CursorRun.many, _CursorRun.__call__) == originals
 
 
 def test_the_child_reports_sql_seconds_per_repeat(store: StoreLocation) -> None:
@@ -93,5 +137,5 @@ def test_the_child_reports_sql_seconds_per_repeat(store: StoreLocation) -> None:
 
 
 def test_another_view_store_is_left_alone() -> None:
-    other = object()
-    assert child.time_sql(other) is None
+    with child.time_sql(object()) as timed:
+        assert timed is None
