@@ -419,6 +419,9 @@ class SQLiteKeyringStorage:
             #: the one :meth:`changed` compared last.
             self._seen = self._version
             self._erasures = self._erasure_count()
+            #: Set by :meth:`erase` when it found erasures that :meth:`changed` had not
+            #: counted yet (another process's): the next :meth:`changed` reports them.
+            self._missed = False
         except sqlite3.DatabaseError as error:
             raise ProtectionError(f"{self.name} cannot be opened: {error}") from None
 
@@ -463,13 +466,14 @@ class SQLiteKeyringStorage:
         except sqlite3.Error as error:
             raise ProtectionError(f"{self.name} cannot be read: {error}") from None
         self._seen = version
+        missed, self._missed = self._missed, False
         if version == self._version:
-            return False
+            return missed
         with self._sqlite("read"):
             self._version = version
             erasures = self._erasure_count()
         if erasures == self._erasures:
-            return False
+            return missed
         self._erasures = erasures
         return True
 
@@ -527,8 +531,18 @@ class SQLiteKeyringStorage:
                 )
 
     def erase(self, subject: str, purpose: str) -> int:
+        # This connection's own erasure must not hide another's from changed(), which knows
+        # an erasure by the count of erasure rows. So the count is taken inside the write
+        # lock (BEGIN IMMEDIATE: no other connection commits until ours does): before our
+        # rows, any rows changed() has not counted yet are someone else's and are reported
+        # by its next call; after our rows, the count is exactly what this commit leaves, so
+        # any later erasure elsewhere raises it again. Reading the count after the commit
+        # would absorb an erasure committed elsewhere since changed() last counted, or in
+        # the moment between our COMMIT and the read (docs/adr/0015, amendment).
         now = _now()
         with self._transaction() as db:
+            if self._erasure_count() != self._erasures:
+                self._missed = True
             rows = db.execute(
                 "SELECT generation FROM data_keys WHERE subject = ? AND purpose = ?",
                 (subject, purpose),
@@ -541,11 +555,15 @@ class SQLiteKeyringStorage:
             db.execute(
                 "DELETE FROM data_keys WHERE subject = ? AND purpose = ?", (subject, purpose)
             )
+            erasures = self._erasure_count()
+        self._erasures = erasures
         with self._sqlite("written"):
             # Crypto-shredding must not leave the wrapped key in the write-ahead log.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._version = self._seen = self._data_version()
-            self._erasures = self._erasure_count()
+            # A moment after the commit (seen() only needs one in the past). _version stays
+            # what changed() compared last: the next changed() counts again if anybody
+            # else has committed since then.
+            self._seen = self._data_version()
         return len(rows)
 
     def dump(self) -> KeyringRows:
@@ -714,7 +732,11 @@ class PostgresKeyringStorage:
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed:
-            return self._connect()
+            conn = self._connect()
+            # Notifications sent while this storage had no connection are lost: the gap
+            # counts as a change, as in changed(), whichever read or write reconnects.
+            self._stale = True
+            return conn
         return self._conn
 
     @contextlib.contextmanager
