@@ -69,6 +69,15 @@ def trim_school_cache(cache: dict[str, str | None]) -> None:
         cache.clear()
 
 
+def _values_of(columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``columns``, as a tuple (``KeyError`` if one is missing): one
+    ``itemgetter`` call, which returns a tuple for two names or more, the bare value for one."""
+    if len(columns) > 1:
+        return itemgetter(*columns)
+    (column,) = columns
+    return lambda row: (row[column],)
+
+
 class Batch:
     """The row operations of one page, grouped per table for ``executemany``.
 
@@ -92,7 +101,9 @@ class Batch:
         self._statements: dict[tuple[object, ...], str] = {}
         #: Per table: the upsert statement, its columns and a getter of their values from a
         #: row (the common case, looked up once).
-        self._puts: dict[str, tuple[str, tuple[str, ...], Callable[[Any], Any]]] = {}
+        self._puts: dict[
+            str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]
+        ] = {}
         self.size = 0
 
     def add(self, op: Op) -> None:
@@ -100,7 +111,7 @@ class Batch:
             put = self._puts.get(op.table)
             if put is None:
                 columns = TABLES_BY_NAME[op.table].columns
-                put = self._statement(("put", op.table)), columns, itemgetter(*columns)
+                put = self._statement(("put", op.table)), columns, _values_of(columns)
                 self._puts[op.table] = put
             statement, columns, values = put
             row = op.row

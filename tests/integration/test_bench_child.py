@@ -83,6 +83,7 @@ def test_a_timed_rebuild_writes_the_same_rows(store: StoreLocation) -> None:
             assert miljo.rebuild_views() == events
             whole = time.perf_counter() - start
         assert views.db is connection
+        assert vars(views.reader)["_db"] is connection
         assert timed.calls > events / 5_000  # at least a page read, its rows and its commit
         assert 0 < timed.seconds <= whole
         assert view_rows(views) == plain
@@ -105,6 +106,8 @@ def test_a_timed_postgres_rebuild_writes_the_same_rows_and_puts_everything_back(
             assert isinstance(views, PostgresViewStore)
             recorder = miljo.app.recorder
             originals = (_CursorRun.many, _CursorRun.__call__)
+            own_write = views._write
+            views._write = own_write  # type: ignore[method-assign]  # an attribute of its own, kept
             events = miljo.rebuild_views()
             plain = pg_rows(views)
             with child.time_sql(views) as timed:
@@ -117,9 +120,10 @@ def test_a_timed_postgres_rebuild_writes_the_same_rows_and_puts_everything_back(
             assert timed.calls > events / 5_000
             assert 0 < timed.seconds <= whole
             assert pg_rows(views) == plain
-            assert "_write" not in vars(views)
+            assert vars(views)["_write"] is own_write  # put back, not deleted
             assert "select_notifications" not in vars(recorder)
             assert (_CursorRun.many, _CursorRun.__call__) == originals
+            del views._write
             with pytest.raises(RuntimeError), child.time_sql(views):
                 raise RuntimeError("a failed rebuild")
             assert "_write" not in vars(views)
@@ -134,6 +138,9 @@ def test_the_child_reports_sql_seconds_per_repeat(store: StoreLocation) -> None:
     assert isinstance(sql, list)
     assert len(sql) == len(seconds) == 2
     assert all(0 < s <= whole for s, whole in zip(sql, seconds, strict=True))
+    calls = result["sql_calls"]
+    assert isinstance(calls, int)
+    assert calls > 0
 
 
 def test_another_view_store_is_left_alone() -> None:

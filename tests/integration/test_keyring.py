@@ -526,6 +526,39 @@ class TestKeyringContract:
         finally:
             child.close()
 
+    def test_an_erasure_right_after_the_subjects_read_still_makes_sealing_read_again(
+        self, keyring: Keyring, where: Where, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The mark that lets sealing trust a read is taken BEFORE the read: another process
+        erasing the key just after the read's query returned (before any later check) makes
+        sealing read again and take a new generation. A mark taken after the read would
+        already count that erasure, trust the stale read and seal with the erased key."""
+        keyring.current(SUBJECT, ARCHIVAL)  # makes both keys
+        keyring.forget_cached()
+        child = Child(where)
+        real_live = keyring.storage.live
+        erased: list[object] = []
+
+        def live(subject: str) -> list[tuple[str, int, bytes]]:
+            found = real_live(subject)
+            if not erased:
+                erased.append(child.ask("erase", subject))
+            return found
+
+        monkeypatch.setattr(keyring.storage, "live", live)
+        try:
+            keyring.hold()
+            try:
+                keyring.get(SUBJECT, ARCHIVAL, 1)  # loading the student: the subject's read
+                generation, new = keyring.current(SUBJECT, ERASABLE)
+            finally:
+                keyring.release()
+            assert erased == [{"erased": 1}]
+            assert generation == 2
+            assert child.ask("open", SUBJECT, "2", seal(new).hex()) == {"plain": "a field"}
+        finally:
+            child.close()
+
     def test_sealing_reads_again_after_any_write_by_another_process(
         self, keyring: Keyring, where: Where, monkeypatch: pytest.MonkeyPatch
     ) -> None:

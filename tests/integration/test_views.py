@@ -1314,3 +1314,8 @@ def test_a_batch_writes_a_column_a_put_leaves_out_as_null() -> None:
     assert batch.size == 0
     rows = db.execute("SELECT stream_id, kind, school FROM view_streams ORDER BY 1").fetchall()
     assert rows == [("a", "meeting", "trudvang"), ("b", "team", None)]
+    # One column or several: always a tuple of the row's values.
+    assert adapters.views._values_of(("x",))({"x": "abc", "y": 1}) == ("abc",)
+    assert adapters.views._values_of(("y", "x"))({"x": "abc", "y": 1}) == (1, "abc")
+    with pytest.raises(KeyError):
+        adapters.views._values_of(("z",))({"x": "abc"})
