@@ -98,12 +98,18 @@ def test_an_intact_store_verifies(location: StoreLocation) -> None:
     assert result.checked == len(rows(location)) == result.head_position
 
 
-def test_links_are_the_documented_hmac(location: StoreLocation) -> None:
-    """Recompute the first links by the formula in docs/audit-export.md."""
+def key_and_links(location: StoreLocation) -> tuple[bytes, list[bytes]]:
+    """The store's sealing key and its stored links, in position order."""
     assert location.keys_dir is not None
     key = read_key(location.keys_dir, SEALING_KEY)
     with db_of(location) as db:
         links = [bytes(r[0]) for r in db.execute("SELECT link FROM miljo_chain ORDER BY position")]
+    return key, links
+
+
+def test_links_are_the_documented_hmac(location: StoreLocation) -> None:
+    """Recompute the first links by the formula in docs/audit-export.md."""
+    key, links = key_and_links(location)
     previous = GENESIS
     for (position, originator, version, topic, state), link in zip(
         rows(location), links, strict=True
@@ -129,10 +135,7 @@ def test_stored_links_are_the_standard_hmac_of_the_documented_message(
 ) -> None:
     """Independently of compute_link: the stored links are the standard library's
     HMAC-SHA256 over the message docs/audit-export.md defines."""
-    assert location.keys_dir is not None
-    key = read_key(location.keys_dir, SEALING_KEY)
-    with db_of(location) as db:
-        links = [bytes(r[0]) for r in db.execute("SELECT link FROM miljo_chain ORDER BY position")]
+    key, links = key_and_links(location)
     previous = GENESIS
     for (position, originator, version, topic, state), link in zip(
         rows(location), links, strict=True
