@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.bootstrap import open_store, resolve_store
 from adapters.storeops import copy_store
 from adapters.views import SQLiteViewStore
-from bench.common import Progress, say, timed
+from bench.common import Progress, patched, say, timed
 
 if TYPE_CHECKING:
     from adapters.postgres import PostgresViewStore
@@ -49,10 +49,26 @@ def peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+class SqlClock:
+    """Sums the seconds spent inside database calls (one clock read per call)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def timed(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
 class TimedCursor:
     """A cursor of :class:`TimedConnection`: its ``execute`` and fetches are timed."""
 
-    def __init__(self, cursor: sqlite3.Cursor, clock: TimedConnection) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, clock: SqlClock) -> None:
         self._cursor = cursor
         self._clock = clock
 
@@ -76,22 +92,6 @@ class TimedCursor:
         return rows
 
 
-class SqlClock:
-    """Sums the seconds spent inside database calls (one clock read per call)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.calls = 0
-
-    def timed(self, call: Any, *args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return call(*args)
-        finally:
-            self.seconds += time.perf_counter() - start
-            self.calls += 1
-
-
 class TimedConnection:
     """Stands in for a SQLite view store's connection and sums the seconds spent inside its
     SQL calls (``execute``, ``executemany``, a cursor's ``execute`` and fetches): the time a
@@ -101,17 +101,17 @@ class TimedConnection:
 
     def __init__(self, db: sqlite3.Connection, clock: SqlClock) -> None:
         self._db = db
-        self.clock = clock
-        self.timed = clock.timed
+        self._clock = clock
 
     def execute(self, statement: str, params: Sequence[Any] = (), /) -> TimedCursor:
-        return TimedCursor(self.timed(self._db.execute, statement, params), self)
+        return TimedCursor(self._clock.timed(self._db.execute, statement, params), self._clock)
 
     def executemany(self, statement: str, rows: list[tuple[Any, ...]], /) -> TimedCursor:
-        return TimedCursor(self.timed(self._db.executemany, statement, rows), self)
+        cursor = self._clock.timed(self._db.executemany, statement, rows)
+        return TimedCursor(cursor, self._clock)
 
     def cursor(self) -> TimedCursor:
-        return TimedCursor(self._db.cursor(), self)
+        return TimedCursor(self._db.cursor(), self._clock)
 
     def close(self) -> None:
         self._db.close()
@@ -133,18 +133,13 @@ def time_sql(views: object) -> Iterator[SqlClock | None]:
     """
     clock = SqlClock()
     if isinstance(views, SQLiteViewStore):
-        db, reader_db = views.db, getattr(views.reader, "_db", None)
-        timed_db = TimedConnection(db, clock)
+        timed_db = TimedConnection(views.db, clock)
         # The store and its reader call only the methods TimedConnection has (tested).
-        setattr(views, "db", timed_db)  # noqa: B010 - a stand-in of another type, on purpose
-        if reader_db is not None:
-            setattr(views.reader, "_db", timed_db)  # noqa: B010 - as above
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(patched(views, "db", timed_db))
+            if getattr(views.reader, "_db", None) is not None:
+                stack.enter_context(patched(views.reader, "_db", timed_db))
             yield clock
-        finally:
-            views.db = db
-            if reader_db is not None:
-                setattr(views.reader, "_db", reader_db)  # noqa: B010 - put back
         return
     # Imported only for a PostgreSQL store: psycopg and its pool would otherwise add about
     # 12 MB to a SQLite rebuild's peak RSS, a figure this child reports.
@@ -166,12 +161,6 @@ def _time_postgres(views: PostgresViewStore, clock: SqlClock) -> Iterator[None]:
     recorder = views.app.recorder
     select = recorder.select_notifications
     many, call = _CursorRun.many, _CursorRun.__call__
-    # Attributes the objects themselves held before (put back as they were, not deleted).
-    own = {
-        (id(obj), name): vars(obj)[name]
-        for obj, name in ((views, "_write"), (recorder, "select_notifications"))
-        if name in vars(obj)
-    }
 
     @contextlib.contextmanager
     def timed_write() -> Iterator[Any]:
@@ -192,27 +181,14 @@ def _time_postgres(views: PostgresViewStore, clock: SqlClock) -> Iterator[None]:
         return clock.timed(call, run, statement, params)
 
     def timed_select(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return select(*args, **kwargs)
-        finally:
-            clock.seconds += time.perf_counter() - start
-            clock.calls += 1
+        return clock.timed(select, *args, **kwargs)
 
-    setattr(views, "_write", timed_write)  # noqa: B010 - shadows the method while timing
-    setattr(recorder, "select_notifications", timed_select)  # noqa: B010 - as above
-    setattr(_CursorRun, "many", timed_many)  # noqa: B010 - as above
-    setattr(_CursorRun, "__call__", timed_call)  # noqa: B010 - as above
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(patched(views, "_write", timed_write))
+        stack.enter_context(patched(recorder, "select_notifications", timed_select))
+        stack.enter_context(patched(_CursorRun, "many", timed_many))
+        stack.enter_context(patched(_CursorRun, "__call__", timed_call))
         yield
-    finally:
-        setattr(_CursorRun, "many", many)  # noqa: B010 - put back
-        setattr(_CursorRun, "__call__", call)  # noqa: B010 - put back
-        for obj, name in ((views, "_write"), (recorder, "select_notifications")):
-            if (id(obj), name) in own:
-                setattr(obj, name, own[id(obj), name])
-            else:
-                delattr(obj, name)
 
 
 def rebuild(store: str | None, repeats: int) -> dict[str, object]:

@@ -8,9 +8,10 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -143,3 +144,21 @@ class Progress:
         left = f"about {duration((total - done) / speed)} left" if speed > 0 else "starting"
         share = 100 * done / total if total else 100.0
         say(f"    {self.what}: {done:,} / {total:,} ({share:.0f} %), {speed:,.0f}/s, {left}")
+
+
+_ABSENT: Final = object()
+
+
+@contextmanager
+def patched(owner: Any, name: str, value: object) -> Iterator[None]:
+    """``owner.name = value`` while the block runs; on exit, also after an error, the
+    attribute ``owner`` held itself is put back, or removed if it only inherited one."""
+    own = vars(owner).get(name, _ABSENT)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        if own is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)

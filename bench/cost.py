@@ -42,7 +42,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Final
 
 import attrs
@@ -52,6 +52,7 @@ from adapters.chain import ChainedSQLiteApplicationRecorder
 from adapters.keyring import Keyring, PostgresKeyringStorage, SQLiteKeyringStorage
 from adapters.postgres import ChainedPostgresApplicationRecorder
 from adapters.protection import MiljoCipher
+from bench.common import patched
 from domain.application import MiljoRepository
 from domain.facade import Miljo
 
@@ -194,26 +195,18 @@ def protection_timers(
     if not _active.acquire(blocking=False):
         raise RuntimeError("protection timers are already on")
     times = ProtectionTimes(clock=clock)
-    #: (class, name, the class's own attribute before, or None if it inherited it)
-    patched: list[tuple[type, str, object | None]] = []
     try:
-        for cls, name, component in targets:
-            function = _function(cls, name)
-            own = vars(cls).get(name)
-            wrapper = (
-                times.excluded(function)
-                if component is None
-                else times.protected(component, function)
-            )
-            setattr(cls, name, wrapper)
-            patched.append((cls, name, own))
-        yield times
+        with ExitStack() as stack:  # restored in reverse order, also after an error
+            for cls, name, component in targets:
+                function = _function(cls, name)
+                wrapper = (
+                    times.excluded(function)
+                    if component is None
+                    else times.protected(component, function)
+                )
+                stack.enter_context(patched(cls, name, wrapper))
+            yield times
     finally:
-        for cls, name, own in reversed(patched):
-            if own is None:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, own)
         _active.release()
 
 
