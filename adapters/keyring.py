@@ -460,12 +460,7 @@ class SQLiteKeyringStorage:
     def changed(self) -> bool:
         # data_version moves when another connection commits to the file (a cheap check that
         # reads no table); only an erasure (a new erasures row) makes cached keys stale.
-        # (The common case, nothing changed, without the context manager of _sqlite.)
-        try:
-            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.Error as error:
-            raise ProtectionError(f"{self.name} cannot be read: {error}") from None
-        self._seen = version
+        version = self._version_now()
         missed, self._missed = self._missed, False
         if version == self._version:
             return missed
@@ -486,12 +481,17 @@ class SQLiteKeyringStorage:
         return self._seen
 
     def unchanged_since(self, seen: int) -> bool:
+        return self._version_now() == seen
+
+    def _version_now(self) -> int:
+        """``PRAGMA data_version`` now, kept for :meth:`seen`. (The common case of the checks
+        above, without the context manager of ``_sqlite``.)"""
         try:
             version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error as error:
             raise ProtectionError(f"{self.name} cannot be read: {error}") from None
         self._seen = version
-        return version == seen
+        return version
 
     def fetch(self, subject: str, purpose: str, generation: int) -> bytes | None:
         with self._sqlite("read"):
