@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -30,27 +29,15 @@ from adapters.postgres import PostgresViewStore, _CursorRun  # noqa: E402
 from adapters.storeops import copy_store  # noqa: E402
 from adapters.views import SQLiteViewStore  # noqa: E402
 from bench import child  # noqa: E402
-from bench.generate import Profile, build_into, store_files  # noqa: E402
+from bench.generate import build_into, store_files  # noqa: E402
 from tests.conftest import postgres_location, temporary_schema  # noqa: E402
-
-TINY = Profile(
-    label="tiny",
-    events=600,
-    scale=1,
-    students_factor=0.02,
-    demo_until=date(2024, 8, 23),
-    years=1,
-    meeting_every=2,
-    vedtak_share=0.1,
-    concern_share=0.2,
-    long_stream=30,
-)
+from tests.integration.test_bench_cost import SMALL  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> StoreLocation:
     folder = tmp_path_factory.mktemp("child") / "store"
-    build_into(folder, TINY, 7, "test", quiet=True)
+    build_into(folder, SMALL, 7, "test", quiet=True)
     return StoreLocation(*store_files(folder))
 
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 from uuid import UUID
@@ -270,6 +270,20 @@ def keyring(where: Where) -> Iterator[Keyring]:
     ring = where.keyring()
     yield ring
     ring.close()
+
+
+def after_each_read(
+    monkeypatch: pytest.MonkeyPatch, keyring: Keyring, then: Callable[[str], object]
+) -> None:
+    """``then(subject)`` runs right after each real read of a subject's keys returns."""
+    real_live = keyring.storage.live
+
+    def live(subject: str) -> list[tuple[str, int, bytes]]:
+        found = real_live(subject)
+        then(subject)
+        return found
+
+    monkeypatch.setattr(keyring.storage, "live", live)
 
 
 def seal(key: AESGCM) -> bytes:
@@ -536,16 +550,13 @@ class TestKeyringContract:
         keyring.current(SUBJECT, ARCHIVAL)  # makes both keys
         keyring.forget_cached()
         child = Child(where)
-        real_live = keyring.storage.live
         erased: list[object] = []
 
-        def live(subject: str) -> list[tuple[str, int, bytes]]:
-            found = real_live(subject)
+        def erase_once(subject: str) -> None:
             if not erased:
                 erased.append(child.ask("erase", subject))
-            return found
 
-        monkeypatch.setattr(keyring.storage, "live", live)
+        after_each_read(monkeypatch, keyring, erase_once)
         try:
             keyring.hold()
             try:
@@ -569,13 +580,7 @@ class TestKeyringContract:
         keyring.current(SUBJECT, ARCHIVAL)  # makes both keys
         keyring.forget_cached()
         reads: list[str] = []
-        real_live = keyring.storage.live
-
-        def live(subject: str) -> list[tuple[str, int, bytes]]:
-            reads.append(subject)
-            return real_live(subject)
-
-        monkeypatch.setattr(keyring.storage, "live", live)
+        after_each_read(monkeypatch, keyring, reads.append)
         child = Child(where)
         try:
             keyring.hold()
