@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import sqlite3
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -374,7 +375,8 @@ def _write_watch(app: MiljoApplication) -> WriteWatch | None:
 
 
 def _stream_reader(app: MiljoApplication) -> StreamReader | None:
-    """Snapshot and events of a load in one read (SQLite; docs/adr/0013, addendum)."""
+    """Snapshot and events of a load in one read (SQLite: one transaction; PostgreSQL: one
+    statement; docs/adr/0013, addenda). In-memory stores keep the library's reads."""
     snapshots = app.snapshots.recorder if app.snapshots is not None else None
     events = app.recorder
     if (
@@ -383,6 +385,17 @@ def _stream_reader(app: MiljoApplication) -> StreamReader | None:
         and SQLiteStreamReader.fits(snapshots, events)
     ):
         return SQLiteStreamReader(snapshots, events)
+    if "adapters.postgres" in sys.modules:  # a PostgreSQL store's factory imported it
+        from eventsourcing.postgres import PostgresAggregateRecorder
+
+        from adapters.postgres import PostgresStreamReader
+
+        if (
+            isinstance(snapshots, PostgresAggregateRecorder)
+            and isinstance(events, PostgresAggregateRecorder)
+            and PostgresStreamReader.fits(snapshots, events)
+        ):
+            return PostgresStreamReader(snapshots, events)
     return None
 
 

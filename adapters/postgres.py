@@ -55,6 +55,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg import sql
+from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -369,6 +370,30 @@ BEGIN: Final = sql.SQL("BEGIN")
 COMMIT: Final = sql.SQL("COMMIT")
 
 
+class Rendered:
+    """A composed statement as bytes, rendered once with the first connection that runs it
+    (its identifiers quoted in that connection's encoding). psycopg renders a ``Composed``
+    again on every ``execute``, quoting each identifier anew; the statements of a command's
+    path are constant, so they are rendered once (ADR 0013, addendum "PostgreSQL reads")."""
+
+    def __init__(self, statement: Query) -> None:
+        self.statement = statement
+        self._bytes = statement if isinstance(statement, bytes) else None
+
+    def __call__(self, conn: psycopg.Connection[Any]) -> bytes:
+        rendered = self._bytes
+        if rendered is None:
+            statement = self.statement
+            if isinstance(statement, sql.Composable):
+                rendered = statement.as_bytes(conn)
+            elif isinstance(statement, str):
+                rendered = statement.encode(conn.info.encoding)
+            else:
+                raise TypeError(f"a {type(statement).__name__} statement is not rendered")
+            self._bytes = rendered
+        return rendered
+
+
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
     """End whatever transaction a failed insert left open (outside its pipeline). A
     connection that cannot roll back is closed: the pool then replaces it."""
@@ -419,6 +444,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.insert_links_statement = sql.SQL(
             "INSERT INTO {}.{} (position, link) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
         ).format(schema, chain)
+        # The statements of every insert, rendered once (:class:`Rendered`).
+        self._locks = [Rendered(statement) for statement in self.lock_table_statements]
+        self._notify = Rendered(sql.SQL("NOTIFY {0}").format(sql.Identifier(self.channel_name)))
+        self._insert = Rendered(self.insert_events_statement)
+        self._links = Rendered(self.insert_links_statement)
 
     def count_events(self) -> int:
         """Stored events. Not the newest position: a rolled-back insert (a write conflict)
@@ -469,6 +499,24 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 raise
             return positions
 
+    def _insert_stored_events(
+        self, curs: psycopg.Cursor[Row], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's statements for the events (``PostgresApplicationRecorder``: the
+        table lock, the notify, the insert of a composite array), in its order, each one
+        rendered once (:class:`Rendered`)."""
+        conn = curs.connection
+        for lock in self._locks:
+            curs.execute(lock(conn), prepare=True)
+        curs.execute(self._notify(conn))
+        rows = [
+            self.construct_pg_stored_event(
+                stored.originator_id, stored.originator_version, stored.topic, stored.state
+            )
+            for stored in stored_events
+        ]
+        curs.execute(self._insert(conn), (rows,))
+
     def _append_links(
         self,
         curs: psycopg.Cursor[Row],
@@ -489,7 +537,96 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 stored.state,
             )
             links.append(previous)
-        curs.execute(self.insert_links_statement, (list(positions), links))
+        curs.execute(self._links(curs.connection), (list(positions), links))
+
+
+class PostgresStreamReader:
+    """``domain.application.StreamReader`` for a PostgreSQL store.
+
+    A first load reads the stream's newest snapshot (at or below ``lte``) and its events
+    after it with one statement, so in one round trip and from one state of the database;
+    the library's ``Repository`` sends two ``select_events``. A fast-forward reads the events
+    after a version (the library's own query). Both statements are rendered once
+    (:class:`Rendered`); the library composes and renders its query on every call.
+    """
+
+    def __init__(
+        self, snapshots: PostgresAggregateRecorder, events: PostgresAggregateRecorder
+    ) -> None:
+        if not self.fits(snapshots, events):
+            raise ValueError("the recorders do not share one PostgreSQL datastore")
+        self.datastore = events.datastore
+        schema = sql.Identifier(events.datastore.schema)
+        snapshot_table = sql.SQL("{}.{}").format(
+            schema, sql.Identifier(snapshots.events_table_name)
+        )
+        events_table = sql.SQL("{}.{}").format(schema, sql.Identifier(events.events_table_name))
+        #: Keyed by whether the read stops at a version (``lte``).
+        self._loads = {
+            bounded: Rendered(self._load_statement(snapshot_table, events_table, bounded))
+            for bounded in (False, True)
+        }
+        self._after = Rendered(
+            sql.SQL(
+                "SELECT originator_version, topic, state FROM {} "
+                "WHERE originator_id = %s AND originator_version > %s "
+                "ORDER BY originator_version ASC"
+            ).format(events_table)
+        )
+
+    @staticmethod
+    def fits(snapshots: PostgresAggregateRecorder, events: PostgresAggregateRecorder) -> bool:
+        return snapshots.datastore is events.datastore
+
+    @staticmethod
+    def _load_statement(
+        snapshot_table: sql.Composable, events_table: sql.Composable, bounded: bool
+    ) -> sql.Composed:
+        # Versions start at 1, so "after version 0" is every event. The snapshot's row sorts
+        # first (is_snapshot DESC), then the events by version.
+        upto = sql.SQL(" AND originator_version <= %(lte)s" if bounded else "")
+        return sql.SQL(
+            "WITH s AS (SELECT originator_version, topic, state FROM {snapshots} "
+            "WHERE originator_id = %(id)s{upto} ORDER BY originator_version DESC LIMIT 1) "
+            "SELECT TRUE AS is_snapshot, originator_version, topic, state FROM s "
+            "UNION ALL "
+            "SELECT FALSE, originator_version, topic, state FROM {events} "
+            "WHERE originator_id = %(id)s{upto} "
+            "AND originator_version > COALESCE((SELECT originator_version FROM s), 0) "
+            "ORDER BY is_snapshot DESC, originator_version ASC"
+        ).format(snapshots=snapshot_table, events=events_table, upto=upto)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def __call__(
+        self, originator_id: UUID, lte: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        params: dict[str, object] = {"id": originator_id}
+        if lte is not None:
+            params["lte"] = lte
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._loads[lte is not None](conn), params, prepare=True)
+            rows = curs.fetchall()
+        snapshot = None
+        if rows and rows[0]["is_snapshot"]:
+            snapshot = _stored(originator_id, rows[0])
+            rows = rows[1:]
+        return snapshot, [_stored(originator_id, row) for row in rows]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def after(self, originator_id: UUID, gt: int) -> list[StoredEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._after(conn), (originator_id, gt), prepare=True)
+            return [_stored(originator_id, row) for row in curs.fetchall()]
+
+
+def _stored(originator_id: UUID, row: Row) -> StoredEvent:
+    # Every row matched ``originator_id``: the id object is reused.
+    return StoredEvent(
+        originator_id=originator_id,
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
 
 
 class ChainedPostgresProcessRecorder(ChainedPostgresApplicationRecorder, PostgresProcessRecorder):

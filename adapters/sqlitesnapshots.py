@@ -152,6 +152,15 @@ class SQLiteStreamReader:
             events = [self._stored(originator_id, row) for row in cursor.fetchall()]
         return snapshot, events
 
+    def after(self, originator_id: UUID, gt: int) -> list[StoredEvent]:
+        """The stream's events after version ``gt`` (the library's statement)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._events + "AND originator_version>? ORDER BY originator_version ASC ",
+                [originator_id.hex, gt],
+            )
+            return [self._stored(originator_id, row) for row in cursor.fetchall()]
+
     @staticmethod
     def _stored(originator_id: UUID, row: Any) -> StoredEvent:
         # Every row matched ``originator_id=?`` with the id's hex: the id object is reused

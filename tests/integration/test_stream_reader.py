@@ -1,13 +1,17 @@
-"""A load's snapshot and events in one SQLite read (adapters.sqlitesnapshots.SQLiteStreamReader,
-docs/adr/0013-command-path-cache.md, addendum "a student's first load").
+"""A load's snapshot and events in one read (docs/adr/0013-command-path-cache.md, addenda
+"a student's first load" and "PostgreSQL reads").
 
-The reader must return what the library's two reads return (the newest snapshot at or below
-a version, then the events after it), in one transaction on one pooled connection, and the
-repository must build the same aggregates from it.
+SQLite (adapters.sqlitesnapshots.SQLiteStreamReader) reads them in one transaction on one
+pooled connection; PostgreSQL (adapters.postgres.PostgresStreamReader) with one statement.
+Either must return what the library's two reads return (the newest snapshot at or below a
+version, then the events after it), and the events after a version for a fast-forward as the
+library's ``select_events`` does; the repository must build the same aggregates from them.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +25,13 @@ from adapters.sqlitesnapshots import SQLiteStreamReader
 from domain.application import SNAPSHOT_INTERVALS, project_events
 from domain.facade import Miljo
 from domain.student import Student
-from tests.integration.conftest import build_gjesdal, observe_break, register_test_student
-from tests.support import FakeClock, SequentialIds
+from tests.integration.conftest import (
+    build_gjesdal,
+    observe_break,
+    register_test_student,
+    two_writers,
+)
+from tests.support import COORDINATOR, FakeClock, SequentialIds
 
 #: Versions to read at: around 50 and 100 (snapshot intervals), and the newest.
 VERSIONS = (None, 1, 2, 49, 50, 51, 99, 100, 101, 104)
@@ -45,9 +54,9 @@ def _fields(stored: StoredEvent | None) -> tuple[object, ...] | None:
     return (stored.originator_id, stored.originator_version, stored.topic, stored.state)
 
 
-@pytest.fixture
-def miljo_with_a_long_student(sqlite_location: StoreLocation) -> Any:
-    with open_store(sqlite_location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+@contextlib.contextmanager
+def _long_student(location: StoreLocation) -> Iterator[tuple[Miljo, UUID]]:
+    with open_store(location, clock=FakeClock(), ids=SequentialIds()) as miljo:
         build_gjesdal(miljo)
         student = register_test_student(miljo)
         for _ in range(2 * SNAPSHOT_INTERVALS[Student] + 3):
@@ -55,9 +64,30 @@ def miljo_with_a_long_student(sqlite_location: StoreLocation) -> Any:
         yield miljo, student
 
 
-def test_an_sqlite_store_loads_through_the_reader(miljo_with_a_long_student: Any) -> None:
+@pytest.fixture
+def miljo_with_a_long_student(store_location: StoreLocation) -> Iterator[tuple[Miljo, UUID]]:
+    """A student with 104 events (snapshots at 50 and 100), on each backend."""
+    with _long_student(store_location) as found:
+        yield found
+
+
+@pytest.fixture
+def sqlite_long_student(sqlite_location: StoreLocation) -> Iterator[tuple[Miljo, UUID]]:
+    with _long_student(sqlite_location) as found:
+        yield found
+
+
+def test_a_store_loads_through_its_backends_reader(
+    miljo_with_a_long_student: Any, backend: str
+) -> None:
     miljo, _ = miljo_with_a_long_student
-    assert isinstance(miljo.app.repository.stream_reader, SQLiteStreamReader)
+    reader = miljo.app.repository.stream_reader
+    if backend == "postgres":
+        from adapters.postgres import PostgresStreamReader
+
+        assert isinstance(reader, PostgresStreamReader)
+    else:
+        assert isinstance(reader, SQLiteStreamReader)
 
 
 def test_the_reader_returns_the_library_reads(miljo_with_a_long_student: Any) -> None:
@@ -85,10 +115,56 @@ def test_the_reader_returns_the_library_reads(miljo_with_a_long_student: Any) ->
     assert reader(UUID(int=12345), None) == (None, [])
 
 
-def test_the_reader_takes_one_pooled_connection(
-    miljo_with_a_long_student: Any, monkeypatch: pytest.MonkeyPatch
+def test_after_returns_the_librarys_events_after_a_version(
+    miljo_with_a_long_student: Any,
 ) -> None:
+    """The fast-forward's read: the library's ``select_events(gt=...)``, row for row."""
     miljo, student = miljo_with_a_long_student
+    reader = miljo.app.repository.stream_reader
+    assert reader is not None
+    for gt in (0, 1, 49, 50, 99, 103, 104, 200):
+        expected = miljo.app.recorder.select_events(student, gt=gt)
+        found = reader.after(student, gt)
+        assert [_fields(e) for e in found] == [_fields(e) for e in expected]
+        assert all(type(e.originator_id) is UUID for e in found)
+    assert len(reader.after(student, 100)) == 4
+    assert list(reader.after(UUID(int=12345), 0)) == []
+
+
+def test_a_cached_aggregate_fast_forwards_through_the_reader(
+    store_location: StoreLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another store object (as another process) records an observation: this one's cached
+    student is brought up to date with the reader's ``after`` and equals a fresh load."""
+    clock = FakeClock()
+    with two_writers(store_location, clock) as (first, second):
+        build_gjesdal(first)
+        student = register_test_student(first)
+        observe_break(first, student)
+        before = first.student_case(COORDINATOR, student)
+        reader = first.app.repository.stream_reader
+        assert reader is not None
+        after_calls: list[tuple[UUID, int]] = []
+        real_after = reader.after
+
+        def spy(originator_id: UUID, gt: int) -> Any:
+            after_calls.append((originator_id, gt))
+            return real_after(originator_id, gt)
+
+        monkeypatch.setattr(reader, "after", spy)
+        observe_break(second, student, "Ny observasjon fra en annen prosess.")
+        now = first.student_case(COORDINATOR, student)
+        assert (student, 2) in after_calls  # registered (1), then one observation (2)
+        assert len(now.observations) == len(before.observations) + 1
+        fresh = first.app.repository._reconstruct_aggregate(student, None, project_events)
+        cached = first.app.repository.get(student, deepcopy_from_cache=False)
+        assert vars(cached) == vars(fresh)
+
+
+def test_the_reader_takes_one_pooled_connection(
+    sqlite_long_student: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    miljo, student = sqlite_long_student
     reader = miljo.app.repository.stream_reader
     assert isinstance(reader, SQLiteStreamReader)
     pool = reader.datastore.pool
