@@ -663,12 +663,16 @@ class PostgresKeyringStorage:
         # database are not held up): the moral equivalent of SQLite's BEGIN IMMEDIATE.
         self._lock_sql = "SELECT pg_advisory_xact_lock(hashtext(%s))"
         self._lock_key = f"miljo-keyring:{schema}"
-        self._fetch = sql.SQL(
+        # The two reads of a command's path, rendered to bytes at each connect (psycopg
+        # would compose them again on every execute).
+        self._fetch_sql = sql.SQL(
             "SELECT wrapped FROM {} WHERE subject = %s AND purpose = %s AND generation = %s"
         ).format(keys)
-        self._live = sql.SQL(
+        self._live_sql = sql.SQL(
             "SELECT purpose, generation, wrapped FROM {} WHERE subject = %s"
         ).format(keys)
+        self._fetch = b""
+        self._live = b""
         self._exists = sql.SQL("SELECT 1 FROM {} WHERE subject = %s AND purpose = %s").format(keys)
         self._last_erased = sql.SQL(
             "SELECT MAX(generation) FROM {} WHERE subject = %s AND purpose = %s"
@@ -724,6 +728,8 @@ class PostgresKeyringStorage:
                 )
             conn.execute(f"LISTEN {PG_CHANNEL}")
             conn.add_notify_handler(self._on_notify)
+            self._fetch = self._fetch_sql.as_bytes(conn)
+            self._live = self._live_sql.as_bytes(conn)
         except BaseException:
             conn.close()
             raise

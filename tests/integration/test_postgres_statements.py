@@ -16,11 +16,13 @@ import pytest
 from psycopg import sql
 
 from adapters.bootstrap import PostgresTarget, StoreLocation, open_store
+from adapters.keyring import PostgresKeyringStorage
 from adapters.postgres import (
     ChainedPostgresApplicationRecorder,
     PostgresStreamReader,
     Rendered,
 )
+from adapters.protection import MiljoCipher
 from domain.facade import Miljo
 from tests.integration.conftest import (
     build_gjesdal,
@@ -127,3 +129,14 @@ def test_a_first_load_is_one_statement(
         assert snapshot is not None
         assert snapshot.originator_version == 50
         assert [e.originator_version for e in events] == list(range(51, 57))
+
+
+def test_the_keyrings_reads_are_rendered_at_connect(miljo: Miljo) -> None:
+    cipher = miljo.app.mapper.cipher
+    assert isinstance(cipher, MiljoCipher)
+    storage = cipher.keyring.storage
+    assert isinstance(storage, PostgresKeyringStorage)
+    with _recorder(miljo).datastore.get_connection() as conn:
+        assert storage._live == storage._live_sql.as_bytes(conn)
+        assert storage._fetch == storage._fetch_sql.as_bytes(conn)
+    assert storage._live.startswith(b"SELECT purpose, generation, wrapped FROM")
