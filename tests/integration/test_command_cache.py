@@ -31,6 +31,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from adapters.bootstrap import StoreLocation, open_store
 from adapters.protection import ERASED
+from domain.application import StreamReader
 from domain.errors import InvalidValue, StudentNotActive
 from domain.facade import Miljo
 from domain.student import Student
@@ -389,10 +390,32 @@ def _count_conflicts(miljo: Miljo) -> list[object]:
     return seen
 
 
+class _CountingReader:
+    """A stream reader that notes each stream it reads (a first load or a fast-forward)."""
+
+    def __init__(self, inner: StreamReader, seen: list[UUID]) -> None:
+        self.inner = inner
+        self.seen = seen
+
+    def __call__(self, originator_id: UUID, lte: int | None) -> Any:
+        self.seen.append(originator_id)
+        return self.inner(originator_id, lte)
+
+    def after(self, originator_id: UUID, gt: int) -> Any:
+        self.seen.append(originator_id)
+        return self.inner.after(originator_id, gt)
+
+
 def _count_event_reads(miljo: Miljo) -> list[UUID]:
-    """Streams whose events the repository reads from the store (a load or fast-forward)."""
+    """Streams whose events the repository reads from the store (a load or fast-forward):
+    through its stream reader when it has one (SQLite, PostgreSQL), else the event store."""
     seen: list[UUID] = []
-    store = miljo.app.repository.event_store
+    repository = miljo.app.repository
+    reader = repository.stream_reader
+    if reader is not None:
+        repository.stream_reader = _CountingReader(reader, seen)
+        return seen
+    store = repository.event_store
     original = store.get
 
     def get(originator_id: UUID, *args: Any, **kwargs: Any) -> Any:
