@@ -261,6 +261,9 @@ def init_store(location: StoreLocation) -> list[Path]:
         raise StoreError(f"store {location.db_path} already exists; refusing to overwrite")
     location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = _create_keys(location.keys_dir)
+    # The file is made owner-only before SQLite opens it (SQLite gives its WAL and shared
+    # memory files the database file's permissions); an empty file is a new database.
+    os.close(os.open(location.db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     app = _application(location)
     try:
         SQLiteViewStore(app, location.db_path).close()

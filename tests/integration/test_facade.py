@@ -2952,6 +2952,14 @@ def test_init_store_creates_an_empty_store_with_private_keys(tmp_path: Path) -> 
         assert miljo.event_count() == 0
     with pytest.raises(StoreError, match=r"in-memory store needs no initialisation"):
         init_store(resolve_store(":memory:"))
+    # The store file, and the WAL and shared-memory files SQLite makes beside it, are
+    # owner-only too (whatever the umask).
+    assert location.db_path is not None
+    with open_store(location, clock=FakeClock(), ids=SequentialIds()) as miljo:
+        build_gjesdal(miljo)
+        files = [location.db_path, *location.db_path.parent.glob("gjesdal.sqlite-*")]
+        assert len(files) == 3  # the database, its -wal and its -shm
+        assert all(path.stat().st_mode & 0o777 == 0o600 for path in files)
 
 
 def test_open_store_on_an_empty_file(tmp_path: Path) -> None:
