@@ -1223,7 +1223,7 @@ REFUSED = [
     ),
     (exit_codes.ACCESS_DENIED, f"--as {AUDITOR} team form --school gjesdal --name T"),
     (
-        exit_codes.RULE_VIOLATION,
+        exit_codes.NOT_FOUND,  # an unknown entry
         f"--as {COORDINATOR} student withdraw-consent --school gjesdal 1001 "
         "--consent 00000000-0000-4000-8000-000000000001",
     ),
