@@ -71,6 +71,19 @@ class AccessDenied(DomainError):
         self.operation = operation
 
 
+class RecordRestricted(AccessDenied):
+    """The command would change a restricted (sperret) record, which no role may change while
+    the restriction stands (docs/adr/0010-access-policy.md). Names the role and the operation
+    only; the rektor may lift the restriction first."""
+
+    def __init__(self, role: str, operation: str) -> None:
+        super().__init__(role, operation)
+        self.message = (
+            f"role {role} may not {operation}: the record is restricted (sperret) and cannot "
+            "be changed until the restriction is lifted"
+        )
+
+
 # --- Named rule violations -------------------------------------------------------------------
 
 

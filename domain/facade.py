@@ -50,6 +50,7 @@ from domain.overview import Overview, compute_overview
 from domain.policy import (
     FACADE_OPERATIONS,
     POLICY,
+    WRITE_OPERATIONS,
     AccessRequest,
     Decision,
     Grant,
@@ -57,6 +58,7 @@ from domain.policy import (
     decide,
     denied,
     is_school_bound,
+    restriction_scopes,
     scope_denied,
 )
 from domain.ports import Clock, CountsEvents, IdFactory, KeyedHasher, Protection, ViewStore
@@ -401,6 +403,7 @@ class Miljo:
         school: str | None = None,
         student_id: UUID | None = None,
         meeting_id: UUID | None = None,
+        observation_id: UUID | None = None,
         reason: str | None = None,
         restricted: bool = False,
     ) -> Decision:
@@ -408,7 +411,12 @@ class Miljo:
         either refuses. The call's schools are ``school`` (the method's explicit school) and
         the schools of ``student_id`` and ``meeting_id`` (a vedtak's caller passes its
         student): every one must be in the actor's scope. An unknown student or meeting is
-        NotFound, as it would be for the command itself."""
+        NotFound, as it would be for the command itself.
+
+        Restricted records: a read states ``restricted`` itself (which records it shows); a
+        write about ``student_id`` is restricted when the student has a restriction of one of
+        the scopes :func:`~domain.policy.restriction_scopes` names for the operation.
+        ``observation_id``: the observation a correction concerns (its author's relation)."""
         operation = FACADE_OPERATIONS[method]
         if is_school_bound(actor.role):
             refusal = scope_denied(
@@ -416,9 +424,13 @@ class Miljo:
             )
             if refusal is not None:
                 raise refusal
+        if operation in WRITE_OPERATIONS and student_id is not None:
+            scopes = restriction_scopes(operation)
+            if scopes and self._restricted(self._student(student_id), *scopes):
+                restricted = True
         relation = Relation.NONE
         if POLICY[operation][actor.role] is Grant.NEED_TO_KNOW:
-            relation = self._relation(actor, student_id, meeting_id)
+            relation = self._relation(actor, student_id, meeting_id, observation_id)
         request = AccessRequest(
             actor=actor,
             operation=operation,
@@ -445,8 +457,16 @@ class Miljo:
             schools.add(self._meeting(meeting_id).school_code)
         return schools
 
-    def _relation(self, actor: Actor, student_id: UUID | None, meeting_id: UUID | None) -> Relation:
-        """How the actor is tied to the student (or meeting): need-to-know."""
+    def _relation(
+        self,
+        actor: Actor,
+        student_id: UUID | None,
+        meeting_id: UUID | None,
+        observation_id: UUID | None = None,
+    ) -> Relation:
+        """How the actor is tied to the student (or meeting): need-to-know. Failing a tie to
+        the student, the author of ``observation_id`` is its AUTHOR, which the policy counts
+        only for correcting that observation (policy.NEED_TO_KNOW_RELATIONS)."""
         person = actor.person_id
         if student_id is None:
             # A meeting-level step: participants and those responsible for its actions.
@@ -480,8 +500,6 @@ class Miljo:
                     return Relation.ASSIGNED
         if any(plan.responsible == person for plan in student.plans() if plan.is_open):
             return Relation.NAMED
-        if any(o.author_id == person for o in student.current_observations()):
-            return Relation.NAMED
         case = self._find(CaseFile, case_file_id(student_id))
         for linked in case.linked("meeting") if case else []:
             meeting = self._find(Meeting, linked)
@@ -492,6 +510,10 @@ class Miljo:
                 for a in meeting.open_actions()
             ):
                 return Relation.NAMED
+        if observation_id is not None:
+            entry = student.observation_entries.get(str(observation_id))
+            if entry is not None and entry.author_id == person:
+                return Relation.AUTHOR
         return Relation.NONE
 
     @staticmethod
@@ -806,7 +828,9 @@ class Miljo:
         reason: str,
         student_voice: str | None = None,
     ) -> UUID:
-        self._authorize(actor, "correct_observation", student_id=student_id)
+        self._authorize(
+            actor, "correct_observation", student_id=student_id, observation_id=corrects
+        )
         correction_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
