@@ -771,6 +771,11 @@ class Miljo:
         on: date | None = None,
         to_school: str | None = None,
     ) -> None:
+        """Record that the student left (``kind="left"``) or transferred (``"transferred"``,
+        ``to_school`` required). A transfer is a move between schools of this store (a
+        municipality keeps all its schools in one): the receiving school must be registered
+        here, else NotFound and nothing is written. A move to a school outside the store
+        (another municipality, a private school) is recorded as ``left``."""
         self._authorize(actor, "record_departure", student_id=student_id)
 
         def command(at: datetime) -> None:
@@ -779,6 +784,10 @@ class Miljo:
             student.record_departure(
                 kind=kind, on=on or self._today(at), to_school=to_school, actor=actor, at=at
             )
+            if to_school is not None:
+                # A transfer goes to a school registered in this store (the municipality's),
+                # not to a code nobody can check: NotFound otherwise, and nothing is saved.
+                self._school(to_school)
             school.record_departure(student_id=student_id, actor=actor, at=at)
             self._save(student, school)
 

@@ -682,6 +682,8 @@ def test_change_class_and_depart(school: Cli) -> None:
     school.fails(
         exit_codes.NOT_FOUND, "student", "change-class", *STUDENT, "--trinn", "9", "--class", "9z"
     )
+    # a transfer goes to a school registered in the store
+    school.ok("school", "register", "strinda", "--name", "Strinda", "--trinn", "8-13")
     school.ok(
         "student", "depart", *STUDENT, "--kind", "transferred", "--to-school", "strinda",
         "--on", "2024-09-20",
