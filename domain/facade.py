@@ -1542,8 +1542,8 @@ class Miljo:
         def command(at: datetime) -> UUID:
             team = self._team(school)
             case: CaseFile | None = None
-            if trinn is not None and class_name is not None:
-                self._school(school).check_class(trinn, class_name)
+            if trinn is not None:
+                _check_trinn_of(self._school(school), trinn, class_name)
             if student_id is not None:
                 student = self._student(student_id)
                 if student.school_code != school:
@@ -1743,8 +1743,8 @@ class Miljo:
 
         def command(at: datetime) -> UUID:
             meeting = self._meeting(meeting_id)
-            if trinn is not None and class_name is not None:
-                self._school(meeting.school_code).check_class(trinn, class_name)
+            if trinn is not None:
+                _check_trinn_of(self._school(meeting.school_code), trinn, class_name)
             case: CaseFile | None = None
             if student_id is not None:
                 student = self._student(student_id)
@@ -2092,6 +2092,18 @@ def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
         meeting_ids=case.linked("meeting") if case else [],
         version=student.version,
     )
+
+
+def _check_trinn_of(school: School, trinn: int, class_name: str | None) -> None:
+    """Refuse a trinn outside the school's range (the error ``overview`` gives for one), then,
+    with a class, a class that is not the school's in that trinn."""
+    check_trinn(trinn)
+    if not school.first_trinn <= trinn <= school.last_trinn:
+        raise InvalidValue(
+            "trinn", f"school {school.code} has trinn {school.first_trinn}-{school.last_trinn}"
+        )
+    if class_name is not None:
+        school.check_class(trinn, class_name)
 
 
 def _member_on(team: Team, member: MemberView, day: date) -> MemberView:
