@@ -426,7 +426,9 @@ class Miljo:
                 raise refusal
         if operation in WRITE_OPERATIONS and student_id is not None:
             scopes = restriction_scopes(operation)
-            if scopes and self._restricted(self._student(student_id), *scopes):
+            student = self._find(Student, student_id) if scopes else None
+            # An unknown student is the command's own NotFound, after the policy has spoken.
+            if student is not None and self._restricted(student, *scopes):
                 restricted = True
         relation = Relation.NONE
         if POLICY[operation][actor.role] is Grant.NEED_TO_KNOW:

@@ -19,7 +19,7 @@ from domain.errors import AccessDenied, InvalidValue, NotFound, RuleViolation, U
 from domain.facade import Miljo
 from domain.values import Actor, Role
 from tests.integration.conftest import GJESDAL, build_gjesdal
-from tests.support import ADMIN, COORDINATOR, FakeClock, SequentialIds
+from tests.support import ADMIN, AUDITOR, COORDINATOR, REKTOR, FakeClock, SequentialIds
 
 TODAY: Final = date(2024, 8, 19)
 #: A teacher and a miljøterapeut of gjesdal with no tie to the student.
@@ -165,3 +165,14 @@ def test_a_transfer_needs_a_school_in_the_store(miljo: Miljo) -> None:
     miljo.register_school(ADMIN, code="strinda", name="Strinda", first_trinn=8, last_trinn=13)
     miljo.record_departure(ADMIN, kari, kind="transferred", to_school="strinda")
     assert not miljo.student_summary(ADMIN, kari).is_active
+
+
+def test_a_write_the_role_may_never_make_is_refused_before_the_student_is_looked_up(
+    miljo: Miljo,
+) -> None:
+    """Checking a write for restrictions does not turn the auditor's refusal into a NotFound
+    for a student that does not exist (the order of the answers is the policy's)."""
+    with pytest.raises(AccessDenied):
+        miljo.record_observation(AUDITOR, NO_ENTRY, arena="break", categories=["social"], text=".")
+    with pytest.raises(NotFound):
+        miljo.record_observation(REKTOR, NO_ENTRY, arena="break", categories=["social"], text=".")
