@@ -538,7 +538,9 @@ LIFECYCLE_METHODS: Final = frozenset({"close", "catch_up", "rebuild_views", "eve
 @attrs.frozen(kw_only=True)
 class AccessRequest:
     """One access to decide. Every field is required, so the facade states ``restricted``
-    and ``relation`` explicitly instead of inheriting a permissive default."""
+    and ``relation`` explicitly instead of inheriting a permissive default. ``restricted``:
+    the request reads or changes a restricted record (a write: the student has a restriction
+    of a scope :func:`restriction_scopes` names for the operation)."""
 
     actor: Actor = attrs.field(validator=attrs.validators.instance_of(Actor))
     operation: Operation = attrs.field(converter=Operation)

@@ -18,6 +18,7 @@ from domain.policy import (
     POLICY,
     READ_OPERATIONS,
     RESTRICTED_BY,
+    UNRESTRICTED_WRITES,
     WRITE_OPERATIONS,
     AccessRequest,
     Grant,
@@ -138,6 +139,17 @@ def test_the_scopes_of_every_write_are_the_expected_ones() -> None:
     actual = {op.value: " ".join(sorted(restriction_scopes(op))) for op in WRITE_OPERATIONS}
     assert actual == EXPECTED_SCOPES
     assert set(RESTRICTED_BY) == set(RESTRICTION_SCOPES)
+
+
+def test_the_writes_about_a_student_no_restriction_freezes() -> None:
+    assert {op.value for op in UNRESTRICTED_WRITES} == {
+        "change_class",
+        "record_departure",
+        "manage_appeal",
+        "erase_personal_data",
+        "restrict_record",
+    }
+    assert all(restriction_scopes(op) == frozenset() for op in UNRESTRICTED_WRITES)
 
 
 def test_reads_have_no_write_scopes() -> None:
