@@ -36,10 +36,11 @@ def classify(error: BaseException) -> Failure:
     """The exit code and message for ``error`` (any exception the CLI lets escape)."""
     if isinstance(error, InvalidValue):
         return Failure(exit_codes.USAGE_ERROR, str(error))
+    if isinstance(error, NotFound):
+        # Before RuleViolation: an unknown entry (UnknownEntry) is both, and is "not found".
+        return Failure(exit_codes.NOT_FOUND, str(error))
     if isinstance(error, RuleViolation):
         return Failure(exit_codes.RULE_VIOLATION, f"refused: {error}")
-    if isinstance(error, NotFound):
-        return Failure(exit_codes.NOT_FOUND, str(error))
     if isinstance(error, ConcurrencyConflict):
         return Failure(exit_codes.CONCURRENCY_CONFLICT, str(error))
     if isinstance(error, AccessDenied):

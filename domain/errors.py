@@ -6,7 +6,7 @@ The CLI maps the families below to exit codes (docs/cli.md):
 
 * ``InvalidValue``      - a value is malformed (bad input)
 * ``RuleViolation``     - a business rule refuses the command
-* ``NotFound``          - an id, school or student number does not exist
+* ``NotFound``          - an id, school, student number or entry does not exist
 * ``ConcurrencyConflict`` - the command kept colliding with other writers
 * ``AccessDenied``      - the actor's role may not do this
 """
@@ -71,6 +71,19 @@ class AccessDenied(DomainError):
         self.operation = operation
 
 
+class RecordRestricted(AccessDenied):
+    """The command would change a restricted (sperret) record, which no role may change while
+    the restriction stands (docs/adr/0010-access-policy.md). Names the role and the operation
+    only; the rektor may lift the restriction first."""
+
+    def __init__(self, role: str, operation: str) -> None:
+        super().__init__(role, operation)
+        self.message = (
+            f"role {role} may not {operation}: the record is restricted (sperret) and cannot "
+            "be changed until the restriction is lifted"
+        )
+
+
 # --- Named rule violations -------------------------------------------------------------------
 
 
@@ -86,10 +99,21 @@ class ObservationInFuture(RuleViolation):
     rule = "observation-in-future"
 
 
-class UnknownEntry(RuleViolation):
-    """A command points at an entry (observation, consent, referral, plan, ...) that is absent."""
+class UnknownEntry(NotFound, RuleViolation):
+    """A command points at an entry (observation, consent, referral, plan, agenda item,
+    assignment, ...) that is absent.
+
+    A :class:`NotFound` (the CLI's exit code 4, like an unknown vedtak or meeting), and still a
+    :class:`RuleViolation` so that code written when it was only that keeps catching it.
+    ``kind`` is ``"entry"``; ``key`` is the first context value (the entry's id), if any."""
 
     rule = "unknown-entry"
+
+    def __init__(self, message: str, **context: object) -> None:
+        DomainError.__init__(self, message)
+        self.context = context
+        self.kind = "entry"
+        self.key = next(iter(context.values()), None)
 
 
 class ConsentGiverNotEligible(RuleViolation):

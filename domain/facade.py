@@ -50,6 +50,7 @@ from domain.overview import Overview, compute_overview
 from domain.policy import (
     FACADE_OPERATIONS,
     POLICY,
+    WRITE_OPERATIONS,
     AccessRequest,
     Decision,
     Grant,
@@ -57,6 +58,7 @@ from domain.policy import (
     decide,
     denied,
     is_school_bound,
+    restriction_scopes,
     scope_denied,
 )
 from domain.ports import Clock, CountsEvents, IdFactory, KeyedHasher, Protection, ViewStore
@@ -401,6 +403,7 @@ class Miljo:
         school: str | None = None,
         student_id: UUID | None = None,
         meeting_id: UUID | None = None,
+        observation_id: UUID | None = None,
         reason: str | None = None,
         restricted: bool = False,
     ) -> Decision:
@@ -408,7 +411,12 @@ class Miljo:
         either refuses. The call's schools are ``school`` (the method's explicit school) and
         the schools of ``student_id`` and ``meeting_id`` (a vedtak's caller passes its
         student): every one must be in the actor's scope. An unknown student or meeting is
-        NotFound, as it would be for the command itself."""
+        NotFound, as it would be for the command itself.
+
+        Restricted records: a read states ``restricted`` itself (which records it shows); a
+        write about ``student_id`` is restricted when the student has a restriction of one of
+        the scopes :func:`~domain.policy.restriction_scopes` names for the operation.
+        ``observation_id``: the observation a correction concerns (its author's relation)."""
         operation = FACADE_OPERATIONS[method]
         if is_school_bound(actor.role):
             refusal = scope_denied(
@@ -416,9 +424,15 @@ class Miljo:
             )
             if refusal is not None:
                 raise refusal
+        if operation in WRITE_OPERATIONS and student_id is not None:
+            scopes = restriction_scopes(operation)
+            student = self._find(Student, student_id) if scopes else None
+            # An unknown student is the command's own NotFound, after the policy has spoken.
+            if student is not None and self._restricted(student, *scopes):
+                restricted = True
         relation = Relation.NONE
         if POLICY[operation][actor.role] is Grant.NEED_TO_KNOW:
-            relation = self._relation(actor, student_id, meeting_id)
+            relation = self._relation(actor, student_id, meeting_id, observation_id)
         request = AccessRequest(
             actor=actor,
             operation=operation,
@@ -445,8 +459,16 @@ class Miljo:
             schools.add(self._meeting(meeting_id).school_code)
         return schools
 
-    def _relation(self, actor: Actor, student_id: UUID | None, meeting_id: UUID | None) -> Relation:
-        """How the actor is tied to the student (or meeting): need-to-know."""
+    def _relation(
+        self,
+        actor: Actor,
+        student_id: UUID | None,
+        meeting_id: UUID | None,
+        observation_id: UUID | None = None,
+    ) -> Relation:
+        """How the actor is tied to the student (or meeting): need-to-know. Failing a tie to
+        the student, the author of ``observation_id`` is its AUTHOR, which the policy counts
+        only for correcting that observation (policy.NEED_TO_KNOW_RELATIONS)."""
         person = actor.person_id
         if student_id is None:
             # A meeting-level step: participants and those responsible for its actions.
@@ -480,8 +502,6 @@ class Miljo:
                     return Relation.ASSIGNED
         if any(plan.responsible == person for plan in student.plans() if plan.is_open):
             return Relation.NAMED
-        if any(o.author_id == person for o in student.current_observations()):
-            return Relation.NAMED
         case = self._find(CaseFile, case_file_id(student_id))
         for linked in case.linked("meeting") if case else []:
             meeting = self._find(Meeting, linked)
@@ -492,6 +512,10 @@ class Miljo:
                 for a in meeting.open_actions()
             ):
                 return Relation.NAMED
+        if observation_id is not None:
+            entry = student.observation_entries.get(str(observation_id))
+            if entry is not None and entry.author_id == person:
+                return Relation.AUTHOR
         return Relation.NONE
 
     @staticmethod
@@ -749,6 +773,11 @@ class Miljo:
         on: date | None = None,
         to_school: str | None = None,
     ) -> None:
+        """Record that the student left (``kind="left"``) or transferred (``"transferred"``,
+        ``to_school`` required). A transfer is a move between schools of this store (a
+        municipality keeps all its schools in one): the receiving school must be registered
+        here, else NotFound and nothing is written. A move to a school outside the store
+        (another municipality, a private school) is recorded as ``left``."""
         self._authorize(actor, "record_departure", student_id=student_id)
 
         def command(at: datetime) -> None:
@@ -757,6 +786,10 @@ class Miljo:
             student.record_departure(
                 kind=kind, on=on or self._today(at), to_school=to_school, actor=actor, at=at
             )
+            if to_school is not None:
+                # A transfer goes to a school registered in this store (the municipality's),
+                # not to a code nobody can check: NotFound otherwise, and nothing is saved.
+                self._school(to_school)
             school.record_departure(student_id=student_id, actor=actor, at=at)
             self._save(student, school)
 
@@ -806,7 +839,9 @@ class Miljo:
         reason: str,
         student_voice: str | None = None,
     ) -> UUID:
-        self._authorize(actor, "correct_observation", student_id=student_id)
+        self._authorize(
+            actor, "correct_observation", student_id=student_id, observation_id=corrects
+        )
         correction_id = self.ids.new_id()
 
         def act(student: Student, at: datetime) -> UUID:
@@ -1509,8 +1544,8 @@ class Miljo:
         def command(at: datetime) -> UUID:
             team = self._team(school)
             case: CaseFile | None = None
-            if trinn is not None and class_name is not None:
-                self._school(school).check_class(trinn, class_name)
+            if trinn is not None:
+                _check_trinn_of(self._school(school), trinn, class_name)
             if student_id is not None:
                 student = self._student(student_id)
                 if student.school_code != school:
@@ -1710,8 +1745,8 @@ class Miljo:
 
         def command(at: datetime) -> UUID:
             meeting = self._meeting(meeting_id)
-            if trinn is not None and class_name is not None:
-                self._school(meeting.school_code).check_class(trinn, class_name)
+            if trinn is not None:
+                _check_trinn_of(self._school(meeting.school_code), trinn, class_name)
             case: CaseFile | None = None
             if student_id is not None:
                 student = self._student(student_id)
@@ -2059,6 +2094,18 @@ def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
         meeting_ids=case.linked("meeting") if case else [],
         version=student.version,
     )
+
+
+def _check_trinn_of(school: School, trinn: int, class_name: str | None) -> None:
+    """Refuse a trinn outside the school's range (the error ``overview`` gives for one), then,
+    with a class, a class that is not the school's in that trinn."""
+    check_trinn(trinn)
+    if not school.first_trinn <= trinn <= school.last_trinn:
+        raise InvalidValue(
+            "trinn", f"school {school.code} has trinn {school.first_trinn}-{school.last_trinn}"
+        )
+    if class_name is not None:
+        school.check_class(trinn, class_name)
 
 
 def _member_on(team: Team, member: MemberView, day: date) -> MemberView:

@@ -12,7 +12,11 @@ Grants
                       student) or NAMED on it (responsible for an action or aktivitetsplan about
                       the student, a participant in a meeting about the student; for a
                       meeting-level operation without a single student, a participant in the
-                      meeting). The facade computes the relation; :func:`decide` only reads it.
+                      meeting). The author of an observation is its AUTHOR, a relation to that
+                      one entry, not to the student: it satisfies need-to-know only where
+                      :data:`NEED_TO_KNOW_RELATIONS` says so (correcting that observation),
+                      never for reading the case. The facade computes the relation;
+                      :func:`decide` only reads it.
     ``BREAK_GLASS``   allowed with a stated reason (non-blank); the decision is flagged so the
                       facade marks the access-log entry.
     ``DENY``          never.
@@ -20,8 +24,12 @@ Grants
 Restricted (sperret) records: archival records that are restricted instead of erased. Reading
 one needs the operation's own grant **and** a non-``DENY`` ``READ_RESTRICTED`` grant **and** a
 stated reason, whatever the other grants say; a ``BREAK_GLASS`` cell on either side flags the
-read. A restricted record is read-only: every write operation on it is refused (archive beats
-erasure, so ``ERASE_PERSONAL_DATA`` on a restricted record is refused too).
+read. A restricted record is read-only: every write operation on it is refused, for every role
+(:func:`denied` then names :class:`~domain.errors.RecordRestricted`). Which writes touch which
+restricted records is the table :data:`RESTRICTED_BY` (restriction scope -> the writes it
+freezes): the facade asks it, through :func:`restriction_scopes`, for every write about one
+student. Writes outside the table (the roster, the appeal, erasure of non-archival data,
+restricting and lifting) do not change a restricted record; ADR 0010 gives the reasons.
 
 School scope (checked before the matrix, :func:`in_school_scope`)
     A municipality keeps all its schools in one store, so a grant is a grant *at the schools
@@ -49,7 +57,7 @@ from uuid import UUID
 
 import attrs
 
-from domain.errors import AccessDenied
+from domain.errors import AccessDenied, RecordRestricted
 from domain.values import Actor, Role
 
 
@@ -112,8 +120,9 @@ class Relation(StrEnum):
     """How the actor relates to the subject of a request (computed by the facade)."""
 
     NONE = "none"
-    ASSIGNED = "assigned"
-    NAMED = "named"
+    ASSIGNED = "assigned"  # a team assignment to the student, their class or their trinn
+    NAMED = "named"  # responsible for a plan or action, participant in a meeting about them
+    AUTHOR = "author"  # wrote the observation the request concerns; nothing more
 
 
 #: Operations that change nothing (besides the access log they write). Everything else writes.
@@ -224,8 +233,9 @@ def _row(*grants: Grant) -> Mapping[Role, Grant]:
 # |                       |                   | something records and raises it, whoever's        |
 # |                       |                   | student it is (writing reveals nothing)           |
 # | raise_concern         | A A A A A A D  D  |                                                   |
-# | correct_observation   | A A A A N N D  D  | correcting needs the case: need-to-know for M/L   |
-# |                       |                   | (the facade should count the author as NAMED)     |
+# | correct_observation   | A A A A N N D  D  | correcting needs the case: need-to-know for M/L;  |
+# |                       |                   | the AUTHOR of the observation may correct it      |
+# |                       |                   | (NEED_TO_KNOW_RELATIONS), and gains nothing else  |
 # | record_consent        | A A A A N N D  D  | consent is gathered by whoever works with the     |
 # |                       |                   | student                                           |
 # | withdraw_consent      | A A A A N N D  D  |                                                   |
@@ -314,6 +324,85 @@ POLICY: Final[Mapping[Operation, Mapping[Role, Grant]]] = MappingProxyType(
         Operation.ADMIN_STORE: _row(_D, _D, _D, _D, _D, _D, _D, _A),
     }
 )
+
+
+#: The relations that satisfy a ``NEED_TO_KNOW`` cell. ASSIGNED and NAMED tie the actor to
+#: the student (or meeting) and open every need-to-know operation; AUTHOR ties them to one
+#: observation they wrote, and opens only correcting it. Recording an observation is open to
+#: every adult (aktivitetsplikt), so authorship must never open the case, its history or
+#: any other record: otherwise one observation would buy need-to-know.
+_TIED: Final = frozenset({Relation.ASSIGNED, Relation.NAMED})
+NEED_TO_KNOW_RELATIONS: Final[Mapping[Operation, frozenset[Relation]]] = MappingProxyType(
+    {
+        operation: (
+            _TIED | {Relation.AUTHOR} if operation is Operation.CORRECT_OBSERVATION else _TIED
+        )
+        for operation in Operation
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Restricted records: which writes change them
+# ---------------------------------------------------------------------------------------------
+
+#: The restriction scopes (``domain.student.RESTRICTION_SCOPES``) and the write operations on
+#: one student that change a record of that scope. ``case`` is everything about the student:
+#: their case (observations, concerns, consents, referrals), their plans, their vedtak, and
+#: new links of the student into the team's plan (an assignment, which delivers a vedtak, so
+#: a restricted vedtak freezes it too) or a meeting (an agenda item). Deliberately absent
+#: (docs/adr/0010-access-policy.md, addendum on restricted records): the roster (class
+#: changes and departures: school data, read without opening the case), the appeal (the
+#: parties' right of appeal, and processing for a legal claim), erasure (touches only data
+#: outside the archive, which restriction does not cover) and restricting or lifting itself.
+_CASE_WRITES: Final = frozenset(
+    {
+        Operation.RECORD_OBSERVATION,
+        Operation.CORRECT_OBSERVATION,
+        Operation.RAISE_CONCERN,
+        Operation.RECORD_CONSENT,
+        Operation.WITHDRAW_CONSENT,
+        Operation.MAKE_REFERRAL,
+        Operation.CHANGE_REFERRAL,
+        Operation.MANAGE_MEETING,  # with a student: an agenda item about them
+    }
+)
+_PLAN_WRITES: Final = frozenset({Operation.MANAGE_AKTIVITETSPLAN})
+_VEDTAK_WRITES: Final = frozenset(
+    {
+        Operation.OPEN_VEDTAK,
+        Operation.RECORD_RECOMMENDATION,
+        Operation.DECIDE_VEDTAK,
+        Operation.SEND_NOTICE,
+        Operation.RECORD_DELIVERY,
+        Operation.RECORD_VEDTAK_EXPIRY,
+        Operation.ASSIGN,  # with a student: an assignment always delivers one of their vedtak
+    }
+)
+RESTRICTED_BY: Final[Mapping[str, frozenset[Operation]]] = MappingProxyType(
+    {
+        "case": _CASE_WRITES | _PLAN_WRITES | _VEDTAK_WRITES,
+        "aktivitetsplan": _PLAN_WRITES,
+        "vedtak": _VEDTAK_WRITES,
+    }
+)
+#: Writes on one student that no restriction freezes (see :data:`RESTRICTED_BY`).
+UNRESTRICTED_WRITES: Final = frozenset(
+    {
+        Operation.CHANGE_CLASS,
+        Operation.RECORD_DEPARTURE,
+        Operation.MANAGE_APPEAL,
+        Operation.ERASE_PERSONAL_DATA,
+        Operation.RESTRICT_RECORD,
+    }
+)
+
+
+@functools.cache
+def restriction_scopes(operation: Operation) -> frozenset[str]:
+    """The restriction scopes any one of which, standing on the student a write concerns,
+    refuses the write (empty for reads and for :data:`UNRESTRICTED_WRITES`). Pure."""
+    return frozenset(scope for scope, writes in RESTRICTED_BY.items() if operation in writes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +538,9 @@ LIFECYCLE_METHODS: Final = frozenset({"close", "catch_up", "rebuild_views", "eve
 @attrs.frozen(kw_only=True)
 class AccessRequest:
     """One access to decide. Every field is required, so the facade states ``restricted``
-    and ``relation`` explicitly instead of inheriting a permissive default."""
+    and ``relation`` explicitly instead of inheriting a permissive default. ``restricted``:
+    the request reads or changes a restricted record (a write: the student has a restriction
+    of a scope :func:`restriction_scopes` names for the operation)."""
 
     actor: Actor = attrs.field(validator=attrs.validators.instance_of(Actor))
     operation: Operation = attrs.field(converter=Operation)
@@ -493,6 +584,12 @@ def _check_cell(operation: Operation, role: Role, relation: Relation, has_reason
                 allowed=False,
                 break_glass=False,
                 rule=f"{cell}: refused, the actor is neither assigned to nor named on the subject",
+            )
+        if relation not in NEED_TO_KNOW_RELATIONS[operation]:
+            return Decision(
+                allowed=False,
+                break_glass=False,
+                rule=f"{cell}: refused, the actor is only {relation.value}, not assigned or named",
             )
         return Decision(
             allowed=True,
@@ -565,5 +662,15 @@ def _decision(
 
 
 def denied(request: AccessRequest) -> AccessDenied:
-    """The error the facade raises for a refused request: names role and operation only."""
-    return AccessDenied(request.actor.role.value, describe(request.operation))
+    """The error the facade raises for a refused request: names role and operation only.
+    A write the role's own cell allows, refused only because it would change a restricted
+    record, is :class:`~domain.errors.RecordRestricted` (the role learns nothing it could
+    not do anyway: it may make the write once the restriction is lifted)."""
+    role, operation = request.actor.role, request.operation
+    if (
+        request.restricted
+        and operation in WRITE_OPERATIONS
+        and _check_cell(operation, role, request.relation, request.has_reason).allowed
+    ):
+        return RecordRestricted(role.value, describe(operation))
+    return AccessDenied(role.value, describe(operation))

@@ -454,6 +454,10 @@ def run_scenario(miljo: Miljo, clock: FakeClock) -> dict[str, UUID]:
 
     # -- placements, departures, plan closed, referral closed ------------------------------------
     miljo.change_class(REKTOR, tobias, trinn=10, class_name="10a")
+    # a transfer goes to a school registered in the store
+    miljo.register_school(
+        ADMIN, code="sola-ungdomsskole", name="Sola ungdomsskole", first_trinn=8, last_trinn=10
+    )
     miljo.record_departure(
         ADMIN, aase, kind="transferred", to_school="sola-ungdomsskole", on=date(2024, 10, 4)
     )

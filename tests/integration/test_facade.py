@@ -505,6 +505,15 @@ def test_departure(store: Miljo, gjesdal: Gjesdal) -> None:
     refused(store, InvalidValue, lambda: store.record_departure(ADMIN, kari, kind="expelled"))
 
     store.record_departure(ADMIN, kari, kind="left")
+    # a transfer goes to a school registered in the store
+    refused(
+        store,
+        NotFound,
+        lambda: store.record_departure(ADMIN, ola, kind="transferred", to_school="sandnes-us"),
+    )
+    store.register_school(
+        ADMIN, code="sandnes-us", name="Sandnes ungdomsskole", first_trinn=8, last_trinn=10
+    )
     store.record_departure(ADMIN, ola, kind="transferred", to_school="sandnes-us")
 
     assert not store.student_summary(TEACHER, kari).is_active

@@ -377,8 +377,9 @@ def build(miljo: Miljo, clock: FakeClock) -> Case:  # one long, linear scenario
             THERAPIST, c.x, arena="classroom", categories=["learning"], text=f"Notat {n}"
         )
         c.about_x(c.x, "Student.ObservationRecorded")
-    # Y leaves the school
+    # Y leaves the school for another school of the store
     clock.advance(hours=1)
+    m.register_school(ADMIN, code="sandnes", name="Sandnes skole", first_trinn=1, last_trinn=10)
     m.record_departure(ADMIN, c.y, kind="transferred", to_school="sandnes")
     clock.advance(hours=1)
     return c

@@ -6,7 +6,8 @@
   auditor reads everything and writes nothing; the admin reads case content only by
   break-glass with a stated reason, and the access log flags it.
 * Restricted (sperret) archival records: read only by a permitted role with a reason (logged);
-  lifting restores normal reads; writes go on; erasure never touches archival keys.
+  while restricted no write changes them; lifting restores normal reads and writes; erasure
+  never touches archival keys.
 * Erasure: erasable personal fields read as ``[erased]`` through the case, the meeting, the
   history and its export; archival fields still read; the history replays; snapshots are
   purged; newer records use a new key; other students are untouched.
@@ -47,6 +48,7 @@ from domain.errors import (
     AlreadyExists,
     DateInFuture,
     InvalidValue,
+    RecordRestricted,
     UnknownEntry,
 )
 from domain.facade import Miljo
@@ -661,17 +663,23 @@ def test_a_restricted_case_or_plan_restricts_reading_the_case(store: Miljo, scop
         assert m.vedtak(COORDINATOR, r.vedtak).vedtak_id == r.vedtak
 
 
-def test_writes_are_not_blocked_by_a_restriction(store: Miljo) -> None:
+def test_writes_on_a_restricted_case_are_refused(store: Miljo) -> None:
+    """A restricted record cannot be changed (every write and scope:
+    tests/integration/test_restricted_writes.py); lifting the restriction opens it again."""
     r = restricted_case(store, "case")
     m = r.miljo
-    observation = m.record_observation(
-        MT_DIRECT, r.kari, arena="break", categories=["social"], text="Rolig dag"
+    observe = partial(
+        m.record_observation, MT_DIRECT, r.kari, arena="break", categories=["social"], text="Rolig"
     )
-    m.raise_concern(TEACHER, r.kari, summary="Sliten")
-    m.record_delivery(
-        COORDINATOR, r.vedtak, week_of=TODAY, minutes=HoursByCompetence(assistant=120)
+    deliver = partial(
+        m.record_delivery,
+        COORDINATOR,
+        r.vedtak,
+        week_of=TODAY,
+        minutes=HoursByCompetence(assistant=120),
     )
-    m.amend_vedtak(
+    amend = partial(
+        m.amend_vedtak,
         REKTOR,
         r.vedtak,
         hours=ASSISTANCE,
@@ -680,10 +688,16 @@ def test_writes_are_not_blocked_by_a_restriction(store: Miljo) -> None:
         reasons="Utvidet organisering",
         valid_to=YEAR_END,
     )
-    case = m.student_case(AUDITOR, r.kari, reason="Tilsyn")
+    for write in (observe, partial(m.raise_concern, TEACHER, r.kari, summary="Sliten"), deliver):
+        refused(m, RecordRestricted, write)
+    refused(m, RecordRestricted, amend)
+    m.lift_restriction(REKTOR, r.kari, scope="case", reason="Klagen er avgjort")
+    observation = observe()
+    deliver()
+    amend()
+    case = m.student_case(AUDITOR, r.kari)
     assert [o.observation_id for o in case.observations] == [observation]
-    assert [c.text for c in case.concerns] == ["Sliten"]
-    vedtak = m.vedtak(AUDITOR, r.vedtak, reason="Tilsyn")
+    vedtak = m.vedtak(AUDITOR, r.vedtak)
     assert vedtak.delivered == HoursByCompetence(assistant=120)
     assert vedtak.version == 4  # opened, decided, delivery, amended
 
@@ -1060,7 +1074,7 @@ def test_erasure_of_a_restricted_case_never_touches_the_archive(
 ) -> None:
     x = build_erasure_case(store, clock, restrict=True)
     m = x.miljo
-    # restriction blocks no write, erasure included
+    # erasure changes no restricted (archival) record, so a restriction does not block it
     m.erase_personal_data(REKTOR, x.kaja, basis="third_party")
     cipher = m.app.mapper.cipher
     assert isinstance(cipher, MiljoCipher)

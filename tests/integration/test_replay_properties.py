@@ -338,6 +338,12 @@ class ReplayMachine(RuleBasedStateMachine):
             )
         )
         assert created == school_id(SCHOOL)
+        # the school transfers go to: a transfer needs a school registered in the store
+        self.attempt(
+            lambda: self.miljo.register_school(
+                ADMIN, code="sola-skole", name="Sola skole", first_trinn=1, last_trinn=13
+            )
+        )
         self.trinn = list(range(first, last + 1))
         for n, letter in enumerate(letters):
             self.add_class(n, letter)
@@ -429,7 +435,8 @@ class ReplayMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.students))
     @rule(student=indexes, scope=st.sampled_from(RESTRICTION_SCOPES), lift=st.booleans())
     def restrict(self, student: int, scope: str, lift: bool) -> None:
-        """Restrict (or lift) archival records: later reads need a reason, writes go on."""
+        """Restrict (or lift) archival records: later reads need a reason, and the writes
+        the restriction freezes are refused (writing nothing) until it is lifted."""
         command = self.miljo.lift_restriction if lift else self.miljo.restrict_records
         self.attempt(
             lambda: command(REKTOR, pick(self.students, student), scope=scope, reason="Sperring.")
