@@ -1749,7 +1749,13 @@ class Miljo:
             actor,
             meeting_id,
             "record a note",
-            lambda m, at: m.record_note(item_id=item_id, text=text, actor=actor, at=at),
+            lambda m, at: m.record_note(
+                item_id=item_id,
+                text=text,
+                consent_lookup=self._consent_lookup(),
+                actor=actor,
+                at=at,
+            ),
         )
 
     @_exclusive
@@ -1808,12 +1814,19 @@ class Miljo:
     def record_meeting_held(
         self, actor: Actor, meeting_id: UUID, *, held_at: datetime | None = None
     ) -> None:
-        """Record that the meeting was held; concerns on its agenda become discussed."""
+        """Record that the meeting was held; concerns on its agenda become discussed. With
+        external bodies present, consent must cover every named student item on the date
+        held (``ConsentRequired`` otherwise; domain/meeting.py)."""
         self._authorize(actor, "record_meeting_held", meeting_id=meeting_id)
 
         def command(at: datetime) -> None:
             meeting = self._meeting(meeting_id)
-            meeting.record_held(held_at=held_at or at, actor=actor, at=at)
+            meeting.record_held(
+                held_at=held_at or at,
+                consent_lookup=self._consent_lookup(),
+                actor=actor,
+                at=at,
+            )
             students: dict[UUID, Student] = {}
             for item in meeting.agenda():
                 if item.concern_id is None or item.student_id is None:
