@@ -655,11 +655,12 @@ class Miljo:
     def student_summary(self, actor: Actor, student_id: UUID) -> StudentSummary:
         self._authorize(actor, "student_summary", student_id=student_id)
         student = self._student(student_id)
+        placement = student.class_on(self._today(self._now()))
         return StudentSummary(
             student_id=student.id,
             school_code=student.school_code,
-            trinn=student.trinn,
-            class_name=student.class_name,
+            trinn=placement.trinn,
+            class_name=placement.class_name,
             is_active=student.is_active,
         )
 
@@ -680,7 +681,7 @@ class Miljo:
         )
         case = self._find(CaseFile, case_file_id(student_id))
         self._log_read(actor, student_id, "case", reason, decision)
-        return _student_case(student, case)
+        return _student_case(student, case, self._today(self._now()))
 
     @_exclusive
     def access_log(self, actor: Actor, student_id: UUID) -> list[AccessEntry]:
@@ -2020,7 +2021,9 @@ class Miljo:
         if not isinstance(student, Student):
             return None
         case = self._aggregate_as_of(case_file_id(student_id), as_of)
-        return _student_case(student, case if isinstance(case, CaseFile) else None)
+        return _student_case(
+            student, case if isinstance(case, CaseFile) else None, local_date(as_of)
+        )
 
     @_exclusive
     def export_history(
@@ -2052,14 +2055,16 @@ def _utc_iso(instant: datetime) -> str:
     return require_aware(instant, "as-of instant").isoformat()
 
 
-def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
+def _student_case(student: Student, case: CaseFile | None, day: date) -> StudentCase:
+    """The case as read on ``day`` (the trinn and class in force then)."""
+    placement = student.class_on(day)
     return StudentCase(
         student_id=student.id,
         school_code=student.school_code,
         student_number=student.student_number,
         name=student.name,
-        trinn=student.trinn,
-        class_name=student.class_name,
+        trinn=placement.trinn,
+        class_name=placement.class_name,
         registered_on=student.registered_on,
         is_active=student.is_active,
         observations=student.current_observations(),

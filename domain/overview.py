@@ -8,9 +8,10 @@ never once per student (docs/adr/0014-fast-view-rebuild.md).
 
 As of a day: the last ressursteam is the last one held by the end of that day (Norwegian
 time), and the "since the last ressursteam" counts stop at that end too; concerns raised and
-referrals made after the day are left out. Rows that only say what is open now (concerns not
-discussed, plans not closed, referrals pending, students active, meetings not held) are read
-as they are now: the read models keep no date of those changes.
+referrals made after the day are left out; each student is in the trinn and class in force
+on the day (``placements``), and one registered after it is left out. Rows that only say what
+is open now (concerns not discussed, plans not closed, referrals pending, students active,
+meetings not held) are read as they are now: the read models keep no date of those changes.
 
 Arbeidslag consent: every named student item of a meeting not yet held is listed with the
 bodies its consent covers on the meeting's scheduled date; a meeting held since the last
@@ -233,14 +234,27 @@ def compute_overview(
     reader: ViewReader, *, school: str, on: date, trinn: int | None = None
 ) -> Overview:
     """Compute the overview of ``school`` (optionally one trinn) as it stands on ``on``."""
-    students = reader.select("students", {"school": school, "active": 1})
+    day = on.isoformat()
+    # Active students in the trinn and class in force on the day (a class change takes effect
+    # on its date); one registered after the day has no placement then and is left out.
+    placed = {
+        p["student_id"]: p for p in reader.select_in_force("placements", {"school": school}, on=day)
+    }
+    students = [
+        {
+            **s,
+            "trinn": placed[s["student_id"]]["trinn"],
+            "class_name": placed[s["student_id"]]["class_name"],
+        }
+        for s in reader.select("students", {"school": school, "active": 1})
+        if s["student_id"] in placed
+    ]
     if trinn is not None:
         students = [s for s in students if s["trinn"] == trinn]
     student_ids = {s["student_id"] for s in students}
     classes = reader.select("classes", {"school": school})
     members = reader.select("members", {"school": school})
     positions = reader.select("positions", {"school": school})
-    day = on.isoformat()
     assignments = [
         a
         for a in reader.select_in_force("assignments", {"school": school}, on=day)
