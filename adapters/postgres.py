@@ -1068,14 +1068,43 @@ class SqlViewStore(PagedCatchUp):
             [*where.values(), on, on],
         )
 
-    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+    def latest(
+        self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
+    ) -> Any:
         clause = where_clause(table, where, self.P, (column,))
+        params = list(where.values())
+        if before is not None:
+            clause += f" AND {column} < {self.P}"
+            params.append(before)
         rows = self._query(
             f"SELECT MAX({column}) AS v FROM {self._t(table)} "  # noqa: S608
             f"WHERE {clause} AND {column} IS NOT NULL",
-            list(where.values()),
+            params,
         )
         return rows[0]["v"] if rows else None
+
+    def select_range(
+        self,
+        table: str,
+        where: Mapping[str, object],
+        column: str,
+        *,
+        after: str | None,
+        before: str | None,
+    ) -> list[Row]:
+        clause = where_clause(table, where, self.P, (column,))
+        params = list(where.values())
+        if after is not None:
+            clause += f" AND {column} > {self.P}"
+            params.append(after)
+        if before is not None:
+            clause += f" AND {column} < {self.P}"
+            params.append(before)
+        return self._query(
+            f"SELECT * FROM {self._t(table)} "  # noqa: S608
+            f"WHERE {clause} AND {column} IS NOT NULL",
+            params,
+        )
 
     def select_any(self, table: str, column: str, values: Collection[str]) -> list[Row]:
         where_clause(table, {column: None}, self.P)  # refuses a column the table does not have
@@ -1091,7 +1120,12 @@ class SqlViewStore(PagedCatchUp):
         return found
 
     def observation_counts(
-        self, *, school: str, since: str | None, students: Collection[str]
+        self,
+        *,
+        school: str,
+        since: str | None,
+        students: Collection[str],
+        before: str | None = None,
     ) -> dict[str, int]:
         statement = (
             f"SELECT student_id AS s, categories AS c, COUNT(*) AS n "  # noqa: S608
@@ -1101,12 +1135,17 @@ class SqlViewStore(PagedCatchUp):
         if since is not None:
             statement += f" AND recorded_at > {self.P}"
             params.append(since)
+        if before is not None:
+            statement += f" AND recorded_at < {self.P}"
+            params.append(before)
         statement += " GROUP BY student_id, categories"
         return count_students_categories(
             ((row["s"], row["c"], row["n"]) for row in self._query(statement, params)), students
         )
 
-    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+    def event_type_counts(
+        self, *, school: str, since: str | None, before: str | None = None
+    ) -> dict[str, int]:
         statement = (
             f"SELECT event_type AS k, COUNT(*) AS n FROM {self._t('events')} "  # noqa: S608
             f"WHERE school = {self.P}"
@@ -1115,6 +1154,9 @@ class SqlViewStore(PagedCatchUp):
         if since is not None:
             statement += f" AND recorded_at > {self.P}"
             params.append(since)
+        if before is not None:
+            statement += f" AND recorded_at < {self.P}"
+            params.append(before)
         statement += f" AND event_type NOT LIKE {self.P} GROUP BY event_type"
         params.append("AccessLog.%")
         return {row["k"]: int(row["n"]) for row in self._query(statement, params)}

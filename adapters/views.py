@@ -473,13 +473,41 @@ class SQLiteViewStore(PagedCatchUp):
         ).fetchall()
         return [dict(row) for row in rows]
 
-    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+    def latest(
+        self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
+    ) -> Any:
         clause = where_clause(table, where, "?", (column,))
+        params = list(where.values())
+        if before is not None:
+            clause += f" AND {column} < ?"
+            params.append(before)
         row = self.db.execute(
             f"SELECT MAX({column}) FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL",
-            list(where.values()),
+            params,
         ).fetchone()
         return None if row is None else row[0]
+
+    def select_range(
+        self,
+        table: str,
+        where: Mapping[str, object],
+        column: str,
+        *,
+        after: str | None,
+        before: str | None,
+    ) -> list[dict[str, Any]]:
+        clause = where_clause(table, where, "?", (column,))
+        params = list(where.values())
+        if after is not None:
+            clause += f" AND {column} > ?"
+            params.append(after)
+        if before is not None:
+            clause += f" AND {column} < ?"
+            params.append(before)
+        rows = self.db.execute(
+            f"SELECT * FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL", params
+        ).fetchall()
+        return [dict(row) for row in rows]
 
     def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
         where_clause(table, {column: None}, "?")  # refuses a column the table does not have
@@ -497,24 +525,37 @@ class SQLiteViewStore(PagedCatchUp):
         return found
 
     def observation_counts(
-        self, *, school: str, since: str | None, students: Collection[str]
+        self,
+        *,
+        school: str,
+        since: str | None,
+        students: Collection[str],
+        before: str | None = None,
     ) -> dict[str, int]:
         sql = f"SELECT student_id, categories, COUNT(*) FROM {PREFIX}observations WHERE school = ?"
         params: list[object] = [school]
         if since is not None:
             sql += " AND recorded_at > ?"
             params.append(since)
+        if before is not None:
+            sql += " AND recorded_at < ?"
+            params.append(before)
         sql += " GROUP BY student_id, categories"
         return count_students_categories(
             ((row[0], row[1], row[2]) for row in self.db.execute(sql, params)), students
         )
 
-    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+    def event_type_counts(
+        self, *, school: str, since: str | None, before: str | None = None
+    ) -> dict[str, int]:
         sql = f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?"
         params: list[object] = [school]
         if since is not None:
             sql += " AND recorded_at > ?"
             params.append(since)
+        if before is not None:
+            sql += " AND recorded_at < ?"
+            params.append(before)
         sql += " AND event_type NOT LIKE 'AccessLog.%' GROUP BY event_type"
         return {row[0]: int(row[1]) for row in self.db.execute(sql, params)}
 

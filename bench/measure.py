@@ -109,22 +109,45 @@ class CountingReader:
     ) -> list[dict[str, Any]]:
         return self._rows(f"in force {table}", self.inner.select_in_force(table, where, on=on))
 
-    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
+    def latest(
+        self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
+    ) -> Any:
         self.calls[f"latest {table}"] += 1
-        return self.inner.latest(table, where, column)
+        return self.inner.latest(table, where, column, before=before)
+
+    def select_range(
+        self,
+        table: str,
+        where: Mapping[str, object],
+        column: str,
+        *,
+        after: str | None,
+        before: str | None,
+    ) -> list[dict[str, Any]]:
+        found = self.inner.select_range(table, where, column, after=after, before=before)
+        return self._rows(f"range {table}", found)
 
     def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
         return self._rows(f"select any {table}", self.inner.select_any(table, column, values))
 
     def observation_counts(
-        self, *, school: str, since: str | None, students: Collection[str]
+        self,
+        *,
+        school: str,
+        since: str | None,
+        students: Collection[str],
+        before: str | None = None,
     ) -> dict[str, int]:
         self.calls["observation counts"] += 1
-        return self.inner.observation_counts(school=school, since=since, students=students)
+        return self.inner.observation_counts(
+            school=school, since=since, students=students, before=before
+        )
 
-    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
+    def event_type_counts(
+        self, *, school: str, since: str | None, before: str | None = None
+    ) -> dict[str, int]:
         self.calls["event type counts"] += 1
-        return self.inner.event_type_counts(school=school, since=since)
+        return self.inner.event_type_counts(school=school, since=since, before=before)
 
 
 #: Seconds for n raw one-event saves (``bench.raw.RawWriter.batch``).

@@ -679,11 +679,12 @@ class Miljo:
     def student_summary(self, actor: Actor, student_id: UUID) -> StudentSummary:
         self._authorize(actor, "student_summary", student_id=student_id)
         student = self._student(student_id)
+        placement = student.class_on(self._today(self._now()))
         return StudentSummary(
             student_id=student.id,
             school_code=student.school_code,
-            trinn=student.trinn,
-            class_name=student.class_name,
+            trinn=placement.trinn,
+            class_name=placement.class_name,
             is_active=student.is_active,
         )
 
@@ -704,7 +705,7 @@ class Miljo:
         )
         case = self._find(CaseFile, case_file_id(student_id))
         self._log_read(actor, student_id, "case", reason, decision)
-        return _student_case(student, case)
+        return _student_case(student, case, self._today(self._now()))
 
     @_exclusive
     def access_log(self, actor: Actor, student_id: UUID) -> list[AccessEntry]:
@@ -1784,7 +1785,13 @@ class Miljo:
             actor,
             meeting_id,
             "record a note",
-            lambda m, at: m.record_note(item_id=item_id, text=text, actor=actor, at=at),
+            lambda m, at: m.record_note(
+                item_id=item_id,
+                text=text,
+                consent_lookup=self._consent_lookup(),
+                actor=actor,
+                at=at,
+            ),
         )
 
     @_exclusive
@@ -1843,12 +1850,19 @@ class Miljo:
     def record_meeting_held(
         self, actor: Actor, meeting_id: UUID, *, held_at: datetime | None = None
     ) -> None:
-        """Record that the meeting was held; concerns on its agenda become discussed."""
+        """Record that the meeting was held; concerns on its agenda become discussed. With
+        external bodies present, consent must cover every named student item on the date
+        held (``ConsentRequired`` otherwise; domain/meeting.py)."""
         self._authorize(actor, "record_meeting_held", meeting_id=meeting_id)
 
         def command(at: datetime) -> None:
             meeting = self._meeting(meeting_id)
-            meeting.record_held(held_at=held_at or at, actor=actor, at=at)
+            meeting.record_held(
+                held_at=held_at or at,
+                consent_lookup=self._consent_lookup(),
+                actor=actor,
+                at=at,
+            )
             students: dict[UUID, Student] = {}
             for item in meeting.agenda():
                 if item.concern_id is None or item.student_id is None:
@@ -2042,7 +2056,9 @@ class Miljo:
         if not isinstance(student, Student):
             return None
         case = self._aggregate_as_of(case_file_id(student_id), as_of)
-        return _student_case(student, case if isinstance(case, CaseFile) else None)
+        return _student_case(
+            student, case if isinstance(case, CaseFile) else None, local_date(as_of)
+        )
 
     @_exclusive
     def export_history(
@@ -2074,14 +2090,16 @@ def _utc_iso(instant: datetime) -> str:
     return require_aware(instant, "as-of instant").isoformat()
 
 
-def _student_case(student: Student, case: CaseFile | None) -> StudentCase:
+def _student_case(student: Student, case: CaseFile | None, day: date) -> StudentCase:
+    """The case as read on ``day`` (the trinn and class in force then)."""
+    placement = student.class_on(day)
     return StudentCase(
         student_id=student.id,
         school_code=student.school_code,
         student_number=student.student_number,
         name=student.name,
-        trinn=student.trinn,
-        class_name=student.class_name,
+        trinn=placement.trinn,
+        class_name=placement.class_name,
         registered_on=student.registered_on,
         is_active=student.is_active,
         observations=student.current_observations(),

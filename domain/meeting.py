@@ -7,8 +7,16 @@ they are amended by later entries, and the actions decided are followed up (comp
 
 Consent (domain.md, "a named student is discussed with external services only with recorded
 consent; otherwise anonymously"): when an external body takes part, every named student item
-must be covered by a consent for that body (or for the meeting kind) on the meeting's date. The
-Meeting does not load Student aggregates; the caller passes a ``ConsentLookup`` built from them.
+must be covered by a consent for that body (or for the meeting kind) on the meeting's date (the
+date held once held, else the date scheduled). It is checked each time that can change or
+matter: when a named item or an external body is added, when a note is recorded on a named
+item, and when the meeting is recorded as held, on the date it was held. A consent can end or
+be withdrawn after the item was put on the agenda, and the meeting can be held on another day
+than scheduled; holding is then refused (``ConsentRequired``, naming the item, the body and the
+date, never the student): the school records the consent again if it is given, or discusses
+the case anonymously at another meeting (a meeting with no notes or decisions can be
+cancelled). The Meeting does not load Student aggregates; the caller passes a
+``ConsentLookup`` built from them.
 """
 
 from __future__ import annotations
@@ -501,10 +509,23 @@ class Meeting(MiljoAggregate):
             concern_id=concern_id,
         )
 
-    def record_note(self, *, item_id: UUID, text: str, actor: Actor, at: datetime) -> None:
+    def record_note(
+        self,
+        *,
+        item_id: UUID,
+        text: str,
+        consent_lookup: ConsentLookup,
+        actor: Actor,
+        at: datetime,
+    ) -> None:
+        """A note on an agenda item; on a named student item with external bodies present,
+        only while consent covers it on the meeting's date."""
         self._require_open_minutes()
         item = self._item(item_id)
         check_text(text, "note")
+        if item.student_id is not None:
+            for body in self.external_bodies:
+                self._require_consent(item.item_id, item.student_id, body, consent_lookup)
         self._record(
             self.NoteRecorded,
             actor=actor,
@@ -583,7 +604,11 @@ class Meeting(MiljoAggregate):
             completed_on=completed_on,
         )
 
-    def record_held(self, *, held_at: datetime, actor: Actor, at: datetime) -> None:
+    def record_held(
+        self, *, held_at: datetime, consent_lookup: ConsentLookup, actor: Actor, at: datetime
+    ) -> None:
+        """Held at ``held_at``; with external bodies present, every named student item must
+        be covered by consent on the date held (see the module doc)."""
         self._require_not_cancelled()
         held_at = require_aware(held_at, "held time")
         if self.held_at is not None:
@@ -593,6 +618,13 @@ class Meeting(MiljoAggregate):
                 f"meeting {self.id} cannot be recorded as held after the time of recording",
                 held_at=held_at,
             )
+        held_on = local_date(held_at)
+        for item in self._items.values():
+            if item.student_id is not None:
+                for body in self.external_bodies:
+                    self._require_consent(
+                        item.item_id, item.student_id, body, consent_lookup, on=held_on
+                    )
         self._record(self.Held, actor=actor, at=at, held_at=held_at)
 
     def close_minutes(self, *, actor: Actor, at: datetime) -> None:
@@ -657,7 +689,7 @@ class Meeting(MiljoAggregate):
 
     @property
     def meeting_date(self) -> date:
-        """The date consent is checked on: the (UTC) date held, else the date scheduled."""
+        """The date consent is checked on: the (Norwegian) date held, else the date scheduled."""
         return local_date(self.held_at or self.scheduled_at)
 
     @property
@@ -729,10 +761,17 @@ class Meeting(MiljoAggregate):
         return item
 
     def _require_consent(
-        self, item_id: UUID, student_id: UUID, body: ExternalBody, consent_lookup: ConsentLookup
+        self,
+        item_id: UUID,
+        student_id: UUID,
+        body: ExternalBody,
+        consent_lookup: ConsentLookup,
+        *,
+        on: date | None = None,
     ) -> None:
-        """A named student item may be discussed with ``body`` only if consent covers it."""
-        on = self.meeting_date
+        """A named student item may be discussed with ``body`` only if consent covers it on
+        ``on`` (default: the meeting's date)."""
+        on = self.meeting_date if on is None else on
         if not consent_lookup(student_id, body, self.kind, on):
             raise ConsentRequired(
                 f"no consent covers discussing named agenda item {item_id} with "

@@ -5,12 +5,25 @@ school (students, staff, open items), not the number of events ever stored: ever
 for the school's current rows (active students, rows in force on the day, open meetings,
 actions and items, the last held ressursteam) by indexed columns, never for its history, and
 never once per student (docs/adr/0014-fast-view-rebuild.md).
+
+As of a day: the last ressursteam is the last one held by the end of that day (Norwegian
+time), and the "since the last ressursteam" counts stop at that end too; concerns raised and
+referrals made after the day are left out; each student is in the trinn and class in force
+on the day (``placements``), and one registered after it is left out. Rows that only say what
+is open now (concerns not discussed, plans not closed, referrals pending, students active,
+meetings not held) are read as they are now: the read models keep no date of those changes.
+
+Arbeidslag consent: every named student item of a meeting not yet held is listed with the
+bodies its consent covers on the meeting's scheduled date; a meeting held since the last
+ressursteam (by the end of the day) is listed only for items that consent did not cover on
+the date held (stored before holding checked consent, or a withdrawal recorded later with an
+earlier date), so such a breach stays on the ressursteam's table.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,6 +32,7 @@ import attrs
 
 from domain.ports import ViewReader
 from domain.values import (
+    SCHOOL_TIMEZONE,
     Competence,
     HoursByCompetence,
     MeetingKind,
@@ -137,7 +151,9 @@ class ReferralLine:
 
 @attrs.frozen
 class ConsentCheck:
-    """A named student on an upcoming arbeidslag agenda: is every external body covered?"""
+    """A named student on an arbeidslag agenda: is every external body covered on the
+    meeting's date? (An upcoming meeting: its scheduled date, covered or not; a held one: the
+    date held, listed only when something is missing.)"""
 
     meeting_id: UUID
     item_id: UUID
@@ -218,14 +234,27 @@ def compute_overview(
     reader: ViewReader, *, school: str, on: date, trinn: int | None = None
 ) -> Overview:
     """Compute the overview of ``school`` (optionally one trinn) as it stands on ``on``."""
-    students = reader.select("students", {"school": school, "active": 1})
+    day = on.isoformat()
+    # Active students in the trinn and class in force on the day (a class change takes effect
+    # on its date); one registered after the day has no placement then and is left out.
+    placed = {
+        p["student_id"]: p for p in reader.select_in_force("placements", {"school": school}, on=day)
+    }
+    students = [
+        {
+            **s,
+            "trinn": placed[s["student_id"]]["trinn"],
+            "class_name": placed[s["student_id"]]["class_name"],
+        }
+        for s in reader.select("students", {"school": school, "active": 1})
+        if s["student_id"] in placed
+    ]
     if trinn is not None:
         students = [s for s in students if s["trinn"] == trinn]
     student_ids = {s["student_id"] for s in students}
     classes = reader.select("classes", {"school": school})
     members = reader.select("members", {"school": school})
     positions = reader.select("positions", {"school": school})
-    day = on.isoformat()
     assignments = [
         a
         for a in reader.select_in_force("assignments", {"school": school}, on=day)
@@ -333,12 +362,15 @@ def compute_overview(
         )
 
     # -- meetings ------------------------------------------------------------------------------
+    end = _end_of(on)
     last_held = reader.latest(
         "meetings",
         {"school": school, "kind": MeetingKind.RESSURSTEAM.value, "cancelled": 0},
         "held_at",
+        before=end,
     )
     last_ressursteam = _instant(last_held) if last_held else None
+    since = last_ressursteam.isoformat() if last_ressursteam else None
 
     def in_scope(row: dict[str, Any]) -> bool:
         if trinn is None:
@@ -372,30 +404,23 @@ def compute_overview(
             )
         )
         if meeting["kind"] == MeetingKind.ARBEIDSLAG.value and item["student_id"]:
-            bodies = sorted(
-                b["body"]
-                for b in reader.select("meeting_bodies", {"meeting_id": item["meeting_id"]})
-            )
             meeting_date = local_date(_instant(meeting["scheduled_at"]))
-            consents = reader.select("consents", {"student_id": item["student_id"]})
-            missing = [
-                b
-                for b in bodies
-                if not any(
-                    _consent_covers(c, b, MeetingKind.ARBEIDSLAG.value, meeting_date)
-                    for c in consents
-                )
-            ]
-            consent_checks.append(
-                ConsentCheck(
-                    meeting_id=UUID(item["meeting_id"]),
-                    item_id=UUID(item["item_id"]),
-                    student_id=UUID(item["student_id"]),
-                    meeting_date=meeting_date,
-                    bodies=bodies,
-                    missing=missing,
-                )
-            )
+            consent_checks.append(_consent_check(reader, item, meeting_date))
+    # Arbeidslag meetings held since the last ressursteam: named items consent did not cover.
+    for held in reader.select_range(
+        "meetings",
+        {"school": school, "kind": MeetingKind.ARBEIDSLAG.value},
+        "held_at",
+        after=since,
+        before=end,
+    ):
+        held_on = local_date(_instant(held["held_at"]))
+        for item in reader.select("agenda", {"meeting_id": held["meeting_id"]}):
+            if not item["student_id"] or not in_scope(item):
+                continue
+            check = _consent_check(reader, item, held_on)
+            if not check.covered:
+                consent_checks.append(check)
     pending_items.sort(key=lambda line: (line.scheduled_at, str(line.item_id)))
     consent_checks.sort(key=lambda c: (c.meeting_date, str(c.meeting_id), str(c.item_id)))
 
@@ -444,7 +469,7 @@ def compute_overview(
     concerns: list[ConcernLine] = [
         ConcernLine(UUID(c["concern_id"]), UUID(c["student_id"]), _instant(c["raised_at"]))
         for c in reader.select("concerns", {"school": school, "discussed": 0})
-        if c["student_id"] in student_ids
+        if c["student_id"] in student_ids and (end is None or c["raised_at"] < end)
     ]
     plans: list[PlanLine] = []
     for p in reader.select("plans", {"school": school, "closed": 0}):
@@ -460,15 +485,16 @@ def compute_overview(
             date.fromisoformat(r["made_on"]),
         )
         for r in reader.select("referrals", {"school": school, "pending": 1})
-        if r["student_id"] in student_ids
+        if r["student_id"] in student_ids and date.fromisoformat(r["made_on"]) <= on
     ]
     concerns.sort(key=lambda c: (c.raised_at, str(c.concern_id)))
     plans.sort(key=lambda p: (p.evaluation_date, str(p.plan_id)))
     referrals.sort(key=lambda r: (r.made_on, str(r.referral_id)))
 
-    since = last_ressursteam.isoformat() if last_ressursteam else None
-    observations = reader.observation_counts(school=school, since=since, students=student_ids)
-    changes = reader.event_type_counts(school=school, since=since)
+    observations = reader.observation_counts(
+        school=school, since=since, students=student_ids, before=end
+    )
+    changes = reader.event_type_counts(school=school, since=since, before=end)
 
     return Overview(
         school=school,
@@ -492,6 +518,38 @@ def compute_overview(
 def _any(reader: ViewReader, table: str, column: str, values: set[str]) -> list[dict[str, Any]]:
     """``reader.select_any`` in a stable order, without a call for no values."""
     return reader.select_any(table, column, sorted(values)) if values else []
+
+
+def _end_of(day: date) -> str | None:
+    """The UTC instant (ISO, as the read models store instants) at which ``day`` ends in
+    Norway; None after the last representable day (no bound)."""
+    try:
+        following = day + timedelta(days=1)
+    except OverflowError:
+        return None
+    start = datetime.combine(following, time(), tzinfo=SCHOOL_TIMEZONE)
+    return start.astimezone(UTC).isoformat()
+
+
+def _consent_check(reader: ViewReader, item: dict[str, Any], on: date) -> ConsentCheck:
+    """Which of the arbeidslag's external bodies the named item's consent covers on ``on``."""
+    bodies = sorted(
+        b["body"] for b in reader.select("meeting_bodies", {"meeting_id": item["meeting_id"]})
+    )
+    consents = reader.select("consents", {"student_id": item["student_id"]})
+    missing = [
+        b
+        for b in bodies
+        if not any(_consent_covers(c, b, MeetingKind.ARBEIDSLAG.value, on) for c in consents)
+    ]
+    return ConsentCheck(
+        meeting_id=UUID(item["meeting_id"]),
+        item_id=UUID(item["item_id"]),
+        student_id=UUID(item["student_id"]),
+        meeting_date=on,
+        bodies=bodies,
+        missing=missing,
+    )
 
 
 def _consent_covers(row: dict[str, Any], body: str, meeting_kind: str, on: date) -> bool:

@@ -50,8 +50,25 @@ class ViewReader(Protocol):
         date) and whose ``valid_to`` is null or at least ``on``."""
         ...
 
-    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
-        """The greatest non-null ``column`` among the rows of ``select(table, where)``."""
+    def latest(
+        self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
+    ) -> Any:
+        """The greatest non-null ``column`` among the rows of ``select(table, where)``, only
+        among values below ``before`` if given (ISO text compares in time order)."""
+        ...
+
+    def select_range(
+        self,
+        table: str,
+        where: Mapping[str, object],
+        column: str,
+        *,
+        after: str | None,
+        before: str | None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``select(table, where)`` whose ``column`` is above ``after`` and below
+        ``before`` (each if given; an indexed column after the ``where`` columns: a range
+        scan)."""
         ...
 
     def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
@@ -60,16 +77,25 @@ class ViewReader(Protocol):
         ...
 
     def observation_counts(
-        self, *, school: str, since: str | None, students: Collection[str]
+        self,
+        *,
+        school: str,
+        since: str | None,
+        students: Collection[str],
+        before: str | None = None,
     ) -> dict[str, int]:
-        """Observations at the school recorded after ``since`` (ISO instant; None: all), of
-        the students in ``students`` (their ids), by category. The caller passes the students
+        """Observations at the school recorded after ``since`` (ISO instant; None: all) and
+        before ``before`` (None: no bound), of the students in ``students`` (their ids), by
+        category. The caller passes the students
         it shows (active, of one trinn): the count reads the school's recent observations,
         never the student table, so its cost follows the school and the period."""
         ...
 
-    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
-        """Events at the school recorded after ``since`` (ISO instant), by event type."""
+    def event_type_counts(
+        self, *, school: str, since: str | None, before: str | None = None
+    ) -> dict[str, int]:
+        """Events at the school recorded after ``since`` (ISO instant) and before ``before``
+        (None: no bound), by event type."""
         ...
 
 

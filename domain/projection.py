@@ -28,8 +28,9 @@ from domain.vedtak import Vedtak
 #: Bump when the table layout or the projection logic changes: stores rebuild their views.
 #: 2: school and open columns, indexes for the overview; 3: SQLite keys `events` by its rowid
 #: (bulk rebuild); 4: an observation's categories on its own row (all ADR 0014); 5: the
-#: observations index covers the overview's count (ADR 0014, night addendum).
-SCHEMA_VERSION: Final = 5
+#: observations index covers the overview's count (ADR 0014, night addendum); 6: `placements`,
+#: a student's trinn and class by period (a class change takes effect on its date).
+SCHEMA_VERSION: Final = 6
 
 
 @attrs.frozen
@@ -49,6 +50,16 @@ TABLES: Final = (
         ("student_id", "school", "trinn", "class_name", "active"),
         ("student_id",),
         (("school", "active"),),
+    ),
+    Table(
+        # A student's trinn and class from valid_from to valid_to (null: until changed);
+        # `open` is 1 on the latest placement recorded, which a class change closes the day
+        # before it takes effect. `students` holds the latest recorded trinn and class, even
+        # one that takes effect later: read the class on a day from here.
+        "placements",
+        ("student_id", "school", "trinn", "class_name", "valid_from", "valid_to", "open"),
+        ("student_id", "valid_from"),
+        (("school", "valid_to"),),
     ),
     Table(
         "vedtak",
@@ -420,17 +431,49 @@ def _student_registered(e: Student.Registered, sid: str, school_of: SchoolOf) ->
                 "active": 1,
             },
         ),
+        _placement(sid, e.school_code, e.trinn, e.class_name, e.registered_on),
     ]
+
+
+def _placement(sid: str, school: str | None, trinn: int, class_name: str, start: date) -> Put:
+    return Put(
+        "placements",
+        {
+            "student_id": sid,
+            "school": school,
+            "trinn": trinn,
+            "class_name": class_name,
+            "valid_from": _s(start),
+            "valid_to": None,
+            "open": 1,
+        },
+    )
+
+
+def _close_placement(sid: str, last_day: date) -> Patch:
+    """The student's latest placement ends on ``last_day``. (A class change on the date the
+    latest placement starts replaces that row: same key.)"""
+    return Patch(
+        "placements", {"student_id": sid, "open": 1}, {"valid_to": _s(last_day), "open": 0}
+    )
 
 
 @_on(Student.ClassChanged)
 def _student_class_changed(e: Student.ClassChanged, sid: str, school_of: SchoolOf) -> list[Op]:
-    return [Patch("students", {"student_id": sid}, {"trinn": e.trinn, "class_name": e.class_name})]
+    return [
+        Patch("students", {"student_id": sid}, {"trinn": e.trinn, "class_name": e.class_name}),
+        _close_placement(sid, e.effective_from - timedelta(days=1)),
+        _placement(sid, school_of(sid), e.trinn, e.class_name, e.effective_from),
+    ]
 
 
 @_on(Student.Departed)
 def _student_departed(e: Student.Departed, sid: str, school_of: SchoolOf) -> list[Op]:
-    return [Patch("students", {"student_id": sid}, {"active": 0})]
+    # In the class until the day before leaving (the overview shows active students only).
+    return [
+        Patch("students", {"student_id": sid}, {"active": 0}),
+        _close_placement(sid, e.departed_on - timedelta(days=1)),
+    ]
 
 
 @_on(Student.ObservationRecorded)

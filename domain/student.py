@@ -813,8 +813,8 @@ class Student(MiljoAggregate):
         school_code: str
         student_number: str
         name: str
-        trinn: int
-        class_name: str
+        trinn: int  # of the latest placement recorded, even one not yet in force (class_on)
+        class_name: str  # likewise
         registered_on: date
         placements: list[Placement]
         departure: Departure | None
@@ -1340,6 +1340,12 @@ class Student(MiljoAggregate):
             if placement.effective_from <= day:
                 current = placement
         return current
+
+    def class_on(self, day: date) -> Placement:
+        """The trinn and class the student is in on ``day``: the placement in force then, or
+        before registration the first one. (``trinn`` and ``class_name`` are the latest
+        placement recorded, which may take effect later: queries ask for a day.)"""
+        return self.placement_on(day) or self.placements[0]
 
     def current_observations(self) -> list[ObservationView]:
         """The latest version of each observation, ordered by observed time, then recording."""

@@ -459,11 +459,14 @@ def test_keyed_hash_needs_the_store_key(store_location: StoreLocation) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_change_class(store: Miljo, gjesdal: Gjesdal) -> None:
+def test_change_class(store: Miljo, gjesdal: Gjesdal, clock: FakeClock) -> None:
     student = register(store)
     store.change_class(INSPEKTOR, student, trinn=8, class_name="8d")
     assert store.student_summary(TEACHER, student).class_name == "8d"
     store.change_class(INSPEKTOR, student, trinn=9, class_name="9a", effective_from=SPRING_START)
+    # A change from a later date takes effect on that date (the store's day).
+    assert store.student_summary(TEACHER, student).class_name == "8d"
+    clock.current = datetime.combine(SPRING_START, time(8), tzinfo=UTC)
     summary = store.student_summary(TEACHER, student)
     assert (summary.trinn, summary.class_name) == (9, "9a")
 
@@ -490,6 +493,8 @@ def test_change_class(store: Miljo, gjesdal: Gjesdal) -> None:
     store.change_class(
         ADMIN, student, trinn=9, class_name="9b", effective_from=SPRING_START + timedelta(days=7)
     )
+    assert store.student_summary(TEACHER, student).class_name == "9a"
+    clock.advance(days=7)
     assert store.student_summary(TEACHER, student).class_name == "9b"
 
 

@@ -45,21 +45,45 @@ class CountingReader:
         found = self.inner.select_in_force(table, where, on=on)
         return self._count(f"select_in_force {table}", found)  # type: ignore[no-any-return]  # the inner store's rows
 
-    def latest(self, table: str, where: Mapping[str, object], column: str) -> Any:
-        return self._count(f"latest {table}", self.inner.latest(table, where, column))
+    def latest(
+        self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
+    ) -> Any:
+        found = self.inner.latest(table, where, column, before=before)
+        return self._count(f"latest {table}", found)
+
+    def select_range(
+        self,
+        table: str,
+        where: Mapping[str, object],
+        column: str,
+        *,
+        after: str | None,
+        before: str | None,
+    ) -> list[dict[str, Any]]:
+        found = self.inner.select_range(table, where, column, after=after, before=before)
+        return self._count(f"select_range {table}", found)  # type: ignore[no-any-return]  # the inner store's rows
 
     def select_any(self, table: str, column: str, values: Collection[str]) -> list[dict[str, Any]]:
         found = self.inner.select_any(table, column, values)
         return self._count(f"select_any {table}", found)  # type: ignore[no-any-return]  # the inner store's rows
 
     def observation_counts(
-        self, *, school: str, since: str | None, students: Collection[str]
+        self,
+        *,
+        school: str,
+        since: str | None,
+        students: Collection[str],
+        before: str | None = None,
     ) -> dict[str, int]:
-        found = self.inner.observation_counts(school=school, since=since, students=students)
+        found = self.inner.observation_counts(
+            school=school, since=since, students=students, before=before
+        )
         return self._count("observation_counts", found)  # type: ignore[no-any-return]  # the counts
 
-    def event_type_counts(self, *, school: str, since: str | None) -> dict[str, int]:
-        found = self.inner.event_type_counts(school=school, since=since)
+    def event_type_counts(
+        self, *, school: str, since: str | None, before: str | None = None
+    ) -> dict[str, int]:
+        found = self.inner.event_type_counts(school=school, since=since, before=before)
         return self._count("event_type_counts", found)  # type: ignore[no-any-return]  # the counts
 
 
@@ -90,7 +114,8 @@ def test_more_students_do_not_mean_more_queries(store: Miljo, gjesdal: Gjesdal) 
         register(store, n, "9b")
     many = reads(store)
     assert many.calls == few.calls
-    assert many.rows == few.rows + 37  # the new students' own rows, nothing per student
+    # the new students' own rows and placements (their class on the day), nothing per student
+    assert many.rows == few.rows + 2 * 37
 
 
 def test_history_that_is_over_adds_no_queries_and_no_rows(

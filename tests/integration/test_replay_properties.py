@@ -75,6 +75,12 @@ from tests.support import (
 
 T = TypeVar("T")
 
+
+def no_external_body(student: UUID, body: object, kind: object, on: date) -> bool:
+    """A ``ConsentLookup`` for a meeting without external bodies: never asked."""
+    raise AssertionError("a meeting without external bodies asks for no consent")
+
+
 SCHOOL: Final = "gjesdal"
 NAMES: Final = (
     "Sunniva Prøvedal",
@@ -1501,7 +1507,11 @@ def test_long_streams_snapshot_automatically(store_location: StoreLocation) -> N
         extend(
             "Meeting",
             lambda a, n, at: a.record_note(
-                item_id=item, text=f"Innspill {n}", actor=TEACHER, at=at
+                item_id=item,
+                text=f"Innspill {n}",
+                consent_lookup=no_external_body,
+                actor=TEACHER,
+                at=at,
             ),
         )
         extend(

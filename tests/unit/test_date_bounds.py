@@ -182,7 +182,9 @@ def test_a_stored_meeting_event_outside_the_years_still_replays() -> None:
         scheduled_at=MEETING_AT, actor=SPED_LEAD, at=T0,
     )  # fmt: skip
     add_named(meeting, must_not_be_called)
-    meeting.record_held(held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
+    meeting.record_held(
+        held_at=MEETING_AT, consent_lookup=must_not_be_called, actor=SPED_LEAD, at=AFTER
+    )
     decide_measure(meeting, due=MEETING_DAY)
     *earlier, decision = new_events(meeting)
     stored = [*earlier, dataclasses.replace(cast(Any, decision), due=date(9999, 12, 31))]

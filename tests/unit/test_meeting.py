@@ -148,7 +148,9 @@ def add_anonymous(meeting: Meeting, consents: Any, *, item_id: UUID = ITEM_2) ->
 
 
 def held(meeting: Meeting) -> Meeting:
-    meeting.record_held(held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
+    meeting.record_held(
+        consent_lookup=must_not_be_called, held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER
+    )
     new_events(meeting)
     return meeting
 
@@ -385,10 +387,103 @@ def test_consent_is_checked_on_the_meeting_date() -> None:
 def test_consent_date_is_the_held_date_once_held() -> None:
     meeting = arbeidslag()
     later = MEETING_AT + timedelta(days=2)
-    meeting.record_held(held_at=later, actor=SPED_LEAD, at=later + timedelta(hours=1))
+    meeting.record_held(
+        consent_lookup=must_not_be_called,
+        held_at=later,
+        actor=SPED_LEAD,
+        at=later + timedelta(hours=1),
+    )
     consents = all_bodies_for(SIGRID)
     add_named(meeting, consents)
     assert {c[3] for c in consents.calls} == {later.date()}
+
+
+def test_holding_is_refused_when_consent_no_longer_covers_a_named_item() -> None:
+    # given Sigrid's case on the arbeidslag agenda while consent covered every body
+    consents = all_bodies_for(SIGRID)
+    meeting = arbeidslag(consents)
+    add_named(meeting, consents)
+    add_anonymous(meeting, consents)
+    new_events(meeting)
+    # when the guardian withdraws the consent for barnevern before the meeting is held
+    consents.covered.discard((SIGRID, "barnevern"))
+    with pytest.raises(ConsentRequired) as caught:
+        meeting.record_held(held_at=MEETING_AT, consent_lookup=consents, actor=SPED_LEAD, at=AFTER)
+    # then holding is refused, naming the item, the body and the date but not the student
+    assert caught.value.rule == "consent-required"
+    assert (
+        caught.value.context["body"],
+        caught.value.context["item_id"],
+        caught.value.context["on"],
+    ) == (
+        "barnevern",
+        ITEM_1,
+        MEETING_DAY,
+    )
+    assert str(SIGRID) not in str(caught.value)
+    assert new_events(meeting) == []
+    assert not meeting.is_held
+    # and once the consent is given again, the meeting can be recorded as held
+    consents.covered.add((SIGRID, "barnevern"))
+    meeting.record_held(held_at=MEETING_AT, consent_lookup=consents, actor=SPED_LEAD, at=AFTER)
+    [event] = new_events(meeting)
+    assert isinstance(event, Meeting.Held)
+
+
+def test_holding_checks_consent_on_the_date_held_not_the_date_scheduled() -> None:
+    # given consent that ends on the scheduled day
+    consents = all_bodies_for(SIGRID, until=MEETING_DAY)
+    meeting = arbeidslag(consents)
+    add_named(meeting, consents)
+    new_events(meeting)
+    # when the meeting is held two days later, then consent is checked on that day: refused
+    later = MEETING_AT + timedelta(days=2)
+    with pytest.raises(ConsentRequired) as caught:
+        meeting.record_held(held_at=later, consent_lookup=consents, actor=SPED_LEAD, at=later)
+    assert caught.value.context["on"] == later.date()
+    assert new_events(meeting) == []
+    # held on the scheduled day, it is covered
+    meeting.record_held(held_at=MEETING_AT, consent_lookup=consents, actor=SPED_LEAD, at=AFTER)
+    assert meeting.is_held
+
+
+def test_holding_without_external_bodies_or_named_items_asks_for_no_consent() -> None:
+    ressursteam = with_named_item()
+    ressursteam.record_held(
+        held_at=MEETING_AT, consent_lookup=must_not_be_called, actor=SPED_LEAD, at=AFTER
+    )
+    anonymous_only = arbeidslag()
+    add_anonymous(anonymous_only, must_not_be_called)
+    anonymous_only.record_held(
+        held_at=MEETING_AT, consent_lookup=must_not_be_called, actor=SPED_LEAD, at=AFTER
+    )
+    assert ressursteam.is_held
+    assert anonymous_only.is_held
+
+
+def test_a_note_on_a_named_item_needs_consent_on_the_meeting_date() -> None:
+    # given Sigrid's case on the arbeidslag agenda, then the consent for PPT withdrawn
+    consents = all_bodies_for(SIGRID)
+    meeting = arbeidslag(consents)
+    add_named(meeting, consents)
+    add_anonymous(meeting, consents)
+    new_events(meeting)
+    consents.covered.discard((SIGRID, "ppt"))
+    # when a note is recorded on her item, then it is refused, and nothing is recorded
+    with pytest.raises(ConsentRequired) as caught:
+        meeting.record_note(
+            item_id=ITEM_1, text=NOTE, consent_lookup=consents, actor=THERAPIST, at=AFTER
+        )
+    assert (caught.value.context["body"], caught.value.context["item_id"]) == ("ppt", ITEM_1)
+    assert NOTE not in str(caught.value)
+    assert str(SIGRID) not in str(caught.value)
+    assert new_events(meeting) == []
+    # a note on the anonymous item asks for no consent
+    meeting.record_note(
+        item_id=ITEM_2, text="Drøftet anonymt", consent_lookup=must_not_be_called,
+        actor=THERAPIST, at=AFTER,
+    )  # fmt: skip
+    assert len(new_events(meeting)) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,9 +625,15 @@ def test_note_copies_the_items_student() -> None:
     add_named(meeting, must_not_be_called, item_id=ITEM_1)
     add_anonymous(meeting, must_not_be_called, item_id=ITEM_2)
     new_events(meeting)
-    meeting.record_note(item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER)
     meeting.record_note(
-        item_id=ITEM_2, text="Foreslår friminuttsaktivitet", actor=THERAPIST, at=AFTER
+        consent_lookup=must_not_be_called, item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER
+    )
+    meeting.record_note(
+        consent_lookup=must_not_be_called,
+        item_id=ITEM_2,
+        text="Foreslår friminuttsaktivitet",
+        actor=THERAPIST,
+        at=AFTER,
     )
     named, anonymous = new_events(meeting)
     assert isinstance(named, Meeting.NoteRecorded)
@@ -548,9 +649,13 @@ def test_note_copies_the_items_student() -> None:
 def test_note_refused_for_unknown_item_or_empty_text() -> None:
     meeting = with_named_item()
     with pytest.raises(UnknownEntry):
-        meeting.record_note(item_id=ITEM_2, text=NOTE, actor=THERAPIST, at=AFTER)
+        meeting.record_note(
+            consent_lookup=must_not_be_called, item_id=ITEM_2, text=NOTE, actor=THERAPIST, at=AFTER
+        )
     with pytest.raises(InvalidValue):
-        meeting.record_note(item_id=ITEM_1, text="", actor=THERAPIST, at=AFTER)
+        meeting.record_note(
+            consent_lookup=must_not_be_called, item_id=ITEM_1, text="", actor=THERAPIST, at=AFTER
+        )
     assert new_events(meeting) == []
 
 
@@ -721,18 +826,32 @@ def test_complete_action_refused_for_unknown_or_actionless_decision() -> None:
 def test_record_held_once_and_not_in_the_future() -> None:
     meeting = scheduled("ressursteam")
     with pytest.raises(HeldInFuture):
-        meeting.record_held(held_at=AFTER + timedelta(minutes=1), actor=SPED_LEAD, at=AFTER)
+        meeting.record_held(
+            consent_lookup=must_not_be_called,
+            held_at=AFTER + timedelta(minutes=1),
+            actor=SPED_LEAD,
+            at=AFTER,
+        )
     with pytest.raises(InvalidValue):
-        meeting.record_held(held_at=MEETING_AT.replace(tzinfo=None), actor=SPED_LEAD, at=AFTER)
+        meeting.record_held(
+            consent_lookup=must_not_be_called,
+            held_at=MEETING_AT.replace(tzinfo=None),
+            actor=SPED_LEAD,
+            at=AFTER,
+        )
     assert new_events(meeting) == []
-    meeting.record_held(held_at=AFTER, actor=SPED_LEAD, at=AFTER)  # held "now" is allowed
+    meeting.record_held(
+        consent_lookup=must_not_be_called, held_at=AFTER, actor=SPED_LEAD, at=AFTER
+    )  # held "now" is allowed
     [event] = new_events(meeting)
     assert isinstance(event, Meeting.Held)
     assert event.effective_time() == AFTER
     assert meeting.is_held
     assert meeting.held_at == AFTER
     with pytest.raises(MeetingStateError):
-        meeting.record_held(held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
+        meeting.record_held(
+            consent_lookup=must_not_be_called, held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER
+        )
     assert new_events(meeting) == []
 
 
@@ -765,7 +884,9 @@ def test_closed_minutes_refuse_changes() -> None:
     with pytest.raises(MinutesClosed):
         add_anonymous(meeting, must_not_be_called)
     with pytest.raises(MinutesClosed):
-        meeting.record_note(item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER)
+        meeting.record_note(
+            consent_lookup=must_not_be_called, item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER
+        )
     with pytest.raises(MinutesClosed):
         decide_measure(meeting, due=date(2024, 9, 18))
     with pytest.raises(MeetingStateError):
@@ -861,9 +982,13 @@ def test_cancel_before_held_then_everything_is_refused() -> None:
             person_id="p-coord", role="miljokoordinator", actor=SPED_LEAD, at=T0
         )
     with pytest.raises(MeetingStateError):
-        meeting.record_note(item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=T0)
+        meeting.record_note(
+            consent_lookup=must_not_be_called, item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=T0
+        )
     with pytest.raises(MeetingStateError):
-        meeting.record_held(held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
+        meeting.record_held(
+            consent_lookup=must_not_be_called, held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER
+        )
     with pytest.raises(MeetingStateError):
         meeting.close_minutes(actor=SPED_LEAD, at=AFTER)
     assert new_events(meeting) == []
@@ -874,7 +999,9 @@ def test_cancel_refused_once_held_or_with_minutes_content() -> None:
     with pytest.raises(MeetingStateError):
         meeting.cancel(reason="For sent", actor=SPED_LEAD, at=AFTER)
     meeting = with_named_item()
-    meeting.record_note(item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=T0)
+    meeting.record_note(
+        consent_lookup=must_not_be_called, item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=T0
+    )
     new_events(meeting)
     with pytest.raises(MeetingStateError):
         meeting.cancel(reason="Rektor syk", actor=SPED_LEAD, at=T0)
@@ -901,9 +1028,11 @@ def full_arbeidslag() -> tuple[Meeting, list[Meeting.Event]]:
         meeting.add_external_participant(body=body, consent_lookup=consents, actor=SPED_LEAD, at=T0)
     add_named(meeting, consents, item_id=ITEM_1)
     add_anonymous(meeting, consents, item_id=ITEM_2)
-    meeting.record_note(item_id=ITEM_1, text=NOTE, actor=COORDINATOR, at=AFTER)
+    meeting.record_note(
+        consent_lookup=consents, item_id=ITEM_1, text=NOTE, actor=COORDINATOR, at=AFTER
+    )
     decide_measure(meeting, due=date(2024, 9, 25))
-    meeting.record_held(held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
+    meeting.record_held(consent_lookup=consents, held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
     meeting.close_minutes(actor=SPED_LEAD, at=AFTER)
     meeting.amend_minutes(
         amendment_id=AMENDMENT_1,
@@ -964,7 +1093,9 @@ def test_no_personal_data_in_summaries_reprs_or_errors() -> None:
     reprs += [repr(meeting.notes()), repr(meeting.amendments()), repr(meeting.open_actions())]
     errors: list[str] = []
     with pytest.raises(DomainError) as caught:
-        meeting.record_note(item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER)
+        meeting.record_note(
+            consent_lookup=must_not_be_called, item_id=ITEM_1, text=NOTE, actor=THERAPIST, at=AFTER
+        )
     errors.append(str(caught.value))
     with pytest.raises(DomainError) as caught:
         add_named(arbeidslag(), FakeConsents())
