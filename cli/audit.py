@@ -13,9 +13,10 @@ from adapters.audit import export_store, verify_store
 from adapters.chain import VerifyResult
 from cli import exit_codes, render
 from cli.params import json_option, student_arguments
+from cli.store import require
 from cli.student import student_id
 from cli.wiring import CliContext, pass_cli
-from domain.policy import AccessRequest, Operation, Relation, decide, denied
+from domain.policy import Operation
 
 R = TypeVar("R")
 
@@ -32,20 +33,6 @@ def audit() -> None:
     """
 
 
-def _require_store_audit(cli: CliContext) -> None:
-    """Verifying and exporting the chain is for auditors and administrators."""
-    request = AccessRequest(
-        actor=cli.actor,
-        operation=Operation.VERIFY_STORE,
-        student_id=None,
-        relation=Relation.NONE,
-        reason=None,
-        restricted=False,
-    )
-    if not decide(request).allowed:
-        raise denied(request)
-
-
 @audit.command("verify")
 @json_option
 @pass_cli
@@ -59,7 +46,7 @@ def verify(cli: CliContext, as_json: bool) -> None:
       miljo --as auditor:p-pvo audit verify
       miljo --as auditor:p-pvo audit verify --json
     """
-    _require_store_audit(cli)
+    require(cli, Operation.VERIFY_STORE)
     result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
     if as_json:
         render.emit_json(_verify_json(result))
@@ -102,7 +89,7 @@ def export(cli: CliContext, file: Path, as_json: bool) -> None:
       miljo --as auditor:p-pvo audit export gjesdal-2024-12.jsonl
       python3 tools/verify_export.py gjesdal-2024-12.jsonl ~/miljo/miljo.keys/sealing.key
     """
-    _require_store_audit(cli)
+    require(cli, Operation.VERIFY_STORE)
     summary = _with_progress("Exporting", lambda step: export_store(cli.location, file, step))
     if as_json:
         render.emit_json(

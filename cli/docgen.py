@@ -45,7 +45,9 @@ give no `@SCHOOL`) on one store (`--store PATH`, default `$MILJO_HOME/miljo.sqli
 * **Access**: every command is checked against the access policy (`domain/policy.py`,
   docs/adr/0010-access-policy.md) for the acting role and its schools: a role other than
   admin and auditor acts only on the schools named after `@` (a school-bound role without
-  `@SCHOOL` is a usage error, exit code 2), and a refusal is exit code 6. Every read
+  `@SCHOOL` is a usage error, exit code 2), and a refusal is exit code 6. The `store`
+  commands are for admin (`store info` also for auditor); `demo` builds a fresh store of
+  its own and acts as the seed's persons. Every read
   of a case (`student show`, `vedtak show`, `history`) is written to the student's access
   log (`audit access`) with the reason given by `--reason`. A reason is required to read a
   restricted (sperret) record and for a break-glass read (admin reading a case, the rektor
