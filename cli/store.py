@@ -212,7 +212,8 @@ def backup(cli: CliContext, file: Path) -> None:
 @pass_cli
 def restore(cli: CliContext, backup_file: Path) -> None:
     """Restore BACKUP (made by 'store backup', with its ".keys" folder beside it) as the
-    store named by --store, which must not exist yet (exit 7 if it does).
+    store named by --store, which must not exist yet (exit 7 if it does, or if BACKUP or
+    its key folder does not exist).
 
     Afterwards 'audit verify' checks the restored store.
 
