@@ -10,7 +10,6 @@ from typing import TypeVar
 import click
 
 from adapters.audit import export_store, verify_store
-from adapters.chain import VerifyResult
 from cli import exit_codes, render
 from cli.params import json_option, student_arguments
 from cli.store import require
@@ -33,6 +32,39 @@ def audit() -> None:
     """
 
 
+#: ``audit verify --json`` (documented in docs/cli.md by cli.docgen).
+AUDIT_VERIFY = render.Schema(
+    "audit verify",
+    (
+        render.Field("ok", render.BOOL_T + " (the whole chain verified; exit code 8 if not)"),
+        render.Field("checked", render.INT_T + " (events verified before any failure)"),
+        render.Field(
+            "head_position", render.INT_T + " (position of the last event verified; 0: none)"
+        ),
+        render.Field(
+            "head_link",
+            render.STR_T + " (64 hex digits: the chain link at head_position; keep it)",
+            get=lambda result: result.head_link.hex(),
+        ),
+        render.Field(
+            "first_failure", render.nullable(render.INT_T) + " (the first position that fails)"
+        ),
+        render.Field("reason", render.nullable(render.STR_T) + " (why it fails)"),
+    ),
+)
+
+#: ``audit export --json``.
+AUDIT_EXPORT = render.Schema(
+    "audit export",
+    (
+        render.Field("file", render.STR_T + " (the export written)", given=True),
+        render.Field("events", render.INT_T + " (events exported)"),
+        render.Field("head_position", render.INT_T + " (position of the chain head)"),
+        render.Field("head_link", render.STR_T + " (64 hex digits: the chain head's link)"),
+    ),
+)
+
+
 @audit.command("verify")
 @json_option
 @pass_cli
@@ -49,7 +81,7 @@ def verify(cli: CliContext, as_json: bool) -> None:
     require(cli, Operation.VERIFY_STORE)
     result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
     if as_json:
-        render.emit_json(_verify_json(result))
+        render.emit_json(AUDIT_VERIFY.build(result))
     elif result.ok:
         click.echo(
             f"Chain intact: {result.checked} events verified; "
@@ -62,17 +94,6 @@ def verify(cli: CliContext, as_json: bool) -> None:
         )
     if not result.ok:
         raise SystemExit(exit_codes.VERIFY_FAILED)
-
-
-def _verify_json(result: VerifyResult) -> dict[str, object]:
-    return {
-        "ok": result.ok,
-        "checked": result.checked,
-        "head_position": result.head_position,
-        "head_link": result.head_link.hex(),
-        "first_failure": result.first_failure,
-        "reason": result.reason,
-    }
 
 
 @audit.command("export")
@@ -92,14 +113,7 @@ def export(cli: CliContext, file: Path, as_json: bool) -> None:
     require(cli, Operation.VERIFY_STORE)
     summary = _with_progress("Exporting", lambda step: export_store(cli.location, file, step))
     if as_json:
-        render.emit_json(
-            {
-                "file": str(file),
-                "events": summary.events,
-                "head_position": summary.head_position,
-                "head_link": summary.head_link,
-            }
-        )
+        render.emit_json(AUDIT_EXPORT.build(summary, file=str(file)))
     else:
         click.echo(
             f"Exported {summary.events} events to {file}; "

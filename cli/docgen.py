@@ -13,8 +13,13 @@ from collections.abc import Iterator
 import click
 
 from cli import exit_codes, render
+from cli.audit import AUDIT_EXPORT, AUDIT_VERIFY
+from cli.demo import DEMO
 from cli.main import cli
 from cli.wiring import FAKE_NOW_ENV
+
+#: Every documented --json document: the shared ones (cli.render), then those of audit and demo.
+SCHEMAS: tuple[render.Schema, ...] = (*render.ALL_SCHEMAS, AUDIT_VERIFY, AUDIT_EXPORT, DEMO)
 
 #: Help is rendered at a fixed width so the output does not depend on the terminal.
 HELP_WIDTH = 88
@@ -118,7 +123,7 @@ def _exit_code_rows() -> str:
 
 def _schemas() -> str:
     parts = []
-    for schema in render.ALL_SCHEMAS:
+    for schema in SCHEMAS:
         parts.append(f"### {schema.name}\n")
         parts.append("\n".join(schema.describe()) + "\n")
     return "\n".join(parts)

@@ -30,11 +30,11 @@ def store() -> None:
 
     \b
     Example:
-      export MILJO_ACTOR=admin:p-admin
-      miljo --store /srv/miljo/gjesdal.sqlite store init
-      miljo --store /srv/miljo/gjesdal.sqlite store info --json
-      miljo --store /srv/miljo/gjesdal.sqlite store rebuild
-      miljo --store /srv/miljo/gjesdal.sqlite store backup /backup/gjesdal-2024-09-20.sqlite
+      miljo --as admin:p-admin --store /srv/miljo/gjesdal.sqlite store init
+      export MILJO_ACTOR=admin:p-admin MILJO_STORE=/srv/miljo/gjesdal.sqlite
+      miljo store info --json
+      miljo store rebuild
+      miljo store backup /backup/gjesdal-2024-09-20.sqlite
     """
 
 
