@@ -2364,6 +2364,7 @@ QUERIES = frozenset(
         "vedtak",
         "team",
         "meeting",
+        "meeting_school",
         "overview",
         "history",
         "student_case_as_of",
