@@ -27,7 +27,13 @@ def refused(cli: Cli, actor: str, *args: str) -> str:
 
 @pytest.mark.backends("sqlite", reason="the commands' files are SQLite files in tmp_path")
 @pytest.mark.parametrize("actor", NOT_ADMIN)
-def test_store_commands_are_for_the_admin(school: Cli, tmp_path: Path, actor: str) -> None:
+def test_store_commands_are_for_the_admin(
+    school: Cli, tmp_path: Path, actor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("store follow started for a refused actor")
+
+    monkeypatch.setattr("cli.store.follow_views", never)  # a refusal must not hang the test
     out = tmp_path / "out"
     before = school.event_count()
     assert "administer the store" in refused(school, actor, "backup", str(out / "b.sqlite"))
