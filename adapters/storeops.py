@@ -257,6 +257,9 @@ def restore_sqlite(backup: Path, location: StoreLocation) -> BackupSummary:
     store ``location``, which must not exist yet."""
     db_path, keys_dir = _sqlite_location(location, "restore")
     backup = backup.expanduser().absolute()
+    if not backup.is_file():
+        what = "is not a file" if backup.exists() else "does not exist"
+        raise StoreError(f"backup {backup} {what}")
     backup_keys = keys_dir_for(backup)
     if not backup_keys.is_dir():
         raise StoreError(f"the backup's key folder {backup_keys} is missing")

@@ -10,12 +10,12 @@ from typing import TypeVar
 import click
 
 from adapters.audit import export_store, verify_store
-from adapters.chain import VerifyResult
 from cli import exit_codes, render
 from cli.params import json_option, student_arguments
+from cli.store import require
 from cli.student import student_id
 from cli.wiring import CliContext, pass_cli
-from domain.policy import AccessRequest, Operation, Relation, decide, denied
+from domain.policy import Operation
 
 R = TypeVar("R")
 
@@ -32,18 +32,37 @@ def audit() -> None:
     """
 
 
-def _require_store_audit(cli: CliContext) -> None:
-    """Verifying and exporting the chain is for auditors and administrators."""
-    request = AccessRequest(
-        actor=cli.actor,
-        operation=Operation.VERIFY_STORE,
-        student_id=None,
-        relation=Relation.NONE,
-        reason=None,
-        restricted=False,
-    )
-    if not decide(request).allowed:
-        raise denied(request)
+#: ``audit verify --json`` (documented in docs/cli.md by cli.docgen).
+AUDIT_VERIFY = render.Schema(
+    "audit verify",
+    (
+        render.Field("ok", render.BOOL_T + " (the whole chain verified; exit code 8 if not)"),
+        render.Field("checked", render.INT_T + " (events verified before any failure)"),
+        render.Field(
+            "head_position", render.INT_T + " (position of the last event verified; 0: none)"
+        ),
+        render.Field(
+            "head_link",
+            render.STR_T + " (64 hex digits: the chain link at head_position; keep it)",
+            get=lambda result: result.head_link.hex(),
+        ),
+        render.Field(
+            "first_failure", render.nullable(render.INT_T) + " (the first position that fails)"
+        ),
+        render.Field("reason", render.nullable(render.STR_T) + " (why it fails)"),
+    ),
+)
+
+#: ``audit export --json``.
+AUDIT_EXPORT = render.Schema(
+    "audit export",
+    (
+        render.Field("file", render.STR_T + " (the export written)", given=True),
+        render.Field("events", render.INT_T + " (events exported)"),
+        render.Field("head_position", render.INT_T + " (position of the chain head)"),
+        render.Field("head_link", render.STR_T + " (64 hex digits: the chain head's link)"),
+    ),
+)
 
 
 @audit.command("verify")
@@ -59,10 +78,10 @@ def verify(cli: CliContext, as_json: bool) -> None:
       miljo --as auditor:p-pvo audit verify
       miljo --as auditor:p-pvo audit verify --json
     """
-    _require_store_audit(cli)
+    require(cli, Operation.VERIFY_STORE)
     result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
     if as_json:
-        render.emit_json(_verify_json(result))
+        render.emit_json(AUDIT_VERIFY.build(result))
     elif result.ok:
         click.echo(
             f"Chain intact: {result.checked} events verified; "
@@ -75,17 +94,6 @@ def verify(cli: CliContext, as_json: bool) -> None:
         )
     if not result.ok:
         raise SystemExit(exit_codes.VERIFY_FAILED)
-
-
-def _verify_json(result: VerifyResult) -> dict[str, object]:
-    return {
-        "ok": result.ok,
-        "checked": result.checked,
-        "head_position": result.head_position,
-        "head_link": result.head_link.hex(),
-        "first_failure": result.first_failure,
-        "reason": result.reason,
-    }
 
 
 @audit.command("export")
@@ -102,17 +110,10 @@ def export(cli: CliContext, file: Path, as_json: bool) -> None:
       miljo --as auditor:p-pvo audit export gjesdal-2024-12.jsonl
       python3 tools/verify_export.py gjesdal-2024-12.jsonl ~/miljo/miljo.keys/sealing.key
     """
-    _require_store_audit(cli)
+    require(cli, Operation.VERIFY_STORE)
     summary = _with_progress("Exporting", lambda step: export_store(cli.location, file, step))
     if as_json:
-        render.emit_json(
-            {
-                "file": str(file),
-                "events": summary.events,
-                "head_position": summary.head_position,
-                "head_link": summary.head_link,
-            }
-        )
+        render.emit_json(AUDIT_EXPORT.build(summary, file=str(file)))
     else:
         click.echo(
             f"Exported {summary.events} events to {file}; "

@@ -45,6 +45,26 @@ def _remove_demo_store(location: StoreLocation) -> None:
     marker.unlink()
 
 
+#: ``demo --json`` (documented in docs/cli.md by cli.docgen; tests/cli check the keys).
+DEMO = render.Schema(
+    "demo",
+    (
+        render.Field("store", render.STR_T + " (the store built)"),
+        render.Field("seed", render.INT_T),
+        render.Field("schools", render.INT_T),
+        render.Field("students", render.INT_T + " (registered during the term)"),
+        render.Field("events", render.INT_T + " (events in the store afterwards)"),
+        render.Field("first_day", render.DATE_T + " (of the term played)"),
+        render.Field("last_day", render.DATE_T),
+        render.Field("seconds", "number (time taken to build, not deterministic)"),
+        render.Field(
+            "overview",
+            "object (the overview document of --school on last_day, as overview --json)",
+        ),
+    ),
+)
+
+
 @click.command("demo")
 @click.option("--seed", default=2024, show_default=True, help="Seed of the generated data.")
 @click.option(

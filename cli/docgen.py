@@ -13,8 +13,13 @@ from collections.abc import Iterator
 import click
 
 from cli import exit_codes, render
+from cli.audit import AUDIT_EXPORT, AUDIT_VERIFY
+from cli.demo import DEMO
 from cli.main import cli
 from cli.wiring import FAKE_NOW_ENV
+
+#: Every documented --json document: the shared ones (cli.render), then those of audit and demo.
+SCHEMAS: tuple[render.Schema, ...] = (*render.ALL_SCHEMAS, AUDIT_VERIFY, AUDIT_EXPORT, DEMO)
 
 #: Help is rendered at a fixed width so the output does not depend on the terminal.
 HELP_WIDTH = 88
@@ -45,7 +50,9 @@ give no `@SCHOOL`) on one store (`--store PATH`, default `$MILJO_HOME/miljo.sqli
 * **Access**: every command is checked against the access policy (`domain/policy.py`,
   docs/adr/0010-access-policy.md) for the acting role and its schools: a role other than
   admin and auditor acts only on the schools named after `@` (a school-bound role without
-  `@SCHOOL` is a usage error, exit code 2), and a refusal is exit code 6. Every read
+  `@SCHOOL` is a usage error, exit code 2), and a refusal is exit code 6. The `store`
+  commands are for admin (`store info` also for auditor); `demo` builds a fresh store of
+  its own and acts as the seed's persons. Every read
   of a case (`student show`, `vedtak show`, `history`) is written to the student's access
   log (`audit access`) with the reason given by `--reason`. A reason is required to read a
   restricted (sperret) record and for a break-glass read (admin reading a case, the rektor
@@ -116,7 +123,7 @@ def _exit_code_rows() -> str:
 
 def _schemas() -> str:
     parts = []
-    for schema in render.ALL_SCHEMAS:
+    for schema in SCHEMAS:
         parts.append(f"### {schema.name}\n")
         parts.append("\n".join(schema.describe()) + "\n")
     return "\n".join(parts)

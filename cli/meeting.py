@@ -124,8 +124,10 @@ def item(
     """
     student: UUID | None = None
     if number is not None:
-        school = cli.miljo.meeting(cli.actor, meeting_id).school_code
-        student = student_id(cli, school, number)
+        # The meeting's school only: reading the meeting itself would log a read of every
+        # student it names, for a command that may yet be refused.
+        school = cli.miljo.meeting_school(cli.actor, meeting_id)
+        student = student_id(cli, school, number, call="add_agenda_item")
     new_id = cli.miljo.add_agenda_item(
         cli.actor,
         meeting_id,

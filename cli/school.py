@@ -78,7 +78,7 @@ def register(
 @json_option
 @pass_cli
 def add_class(cli: CliContext, code: str, class_name: str, trinn: int, as_json: bool) -> None:
-    """Add a CLASS (e.g. 8c) in a trinn to the school CODE.
+    """Add a CLASS, such as 8c, in a trinn to the school CODE.
 
     \b
     Example:

@@ -18,19 +18,41 @@ from adapters.storeops import backup_sqlite, copy_store, follow_views, restore_s
 from cli import exit_codes, render
 from cli.params import json_option
 from cli.wiring import CliContext, pass_cli
+from domain.policy import AccessRequest, Operation, Relation, decide, denied
 
 
 @click.group()
 def store() -> None:
     """The store: one SQLite file (or PostgreSQL schema), with its keys in a folder beside it.
 
+    Store commands are for the administrator (policy row admin_store); 'store info', which
+    shows no personal data, also for the auditor (verify_store). Any other role: exit 6.
+
     \b
     Example:
-      miljo --store /srv/miljo/gjesdal.sqlite store init
-      miljo --store /srv/miljo/gjesdal.sqlite store info --json
-      miljo --store /srv/miljo/gjesdal.sqlite store rebuild
-      miljo --store /srv/miljo/gjesdal.sqlite store backup /backup/gjesdal-2024-09-20.sqlite
+      miljo --as admin:p-admin --store /srv/miljo/gjesdal.sqlite store init
+      export MILJO_ACTOR=admin:p-admin MILJO_STORE=/srv/miljo/gjesdal.sqlite
+      miljo store info --json
+      miljo store rebuild
+      miljo store backup /backup/gjesdal-2024-09-20.sqlite
     """
+
+
+def require(cli: CliContext, operation: Operation) -> None:
+    """Check the acting person against ``operation``'s row of the access policy (exit code
+    6), before a store, a key or any other file is opened or written. Store commands concern
+    no school and no student: only the role decides (``admin_store``: admin;
+    ``verify_store``: admin and auditor)."""
+    request = AccessRequest(
+        actor=cli.actor,
+        operation=operation,
+        student_id=None,
+        relation=Relation.NONE,
+        reason=None,
+        restricted=False,
+    )
+    if not decide(request).allowed:
+        raise denied(request)
 
 
 @store.command("init")
@@ -44,8 +66,9 @@ def init(cli: CliContext, as_json: bool) -> None:
 
     \b
     Example:
-      MILJO_HOME=~/miljo miljo store init
+      MILJO_HOME=~/miljo miljo --as admin:p-admin store init
     """
+    require(cli, Operation.ADMIN_STORE)
     location = cli.location
     created = init_store(location)
     if as_json:
@@ -76,6 +99,7 @@ def info(cli: CliContext, as_json: bool) -> None:
     Example:
       miljo store info --json
     """
+    require(cli, Operation.VERIFY_STORE)
     location = cli.location
     miljo = cli.open_metadata()
     events = miljo.event_count()
@@ -135,6 +159,7 @@ def rebuild(cli: CliContext, as_json: bool) -> None:
     Example:
       miljo store rebuild
     """
+    require(cli, Operation.ADMIN_STORE)
     miljo = cli.miljo
     total = miljo.event_count()
     if total == 0 or not stderr_is_terminal():
@@ -177,6 +202,7 @@ def backup(cli: CliContext, file: Path) -> None:
     Example:
       miljo --store /srv/miljo/gjesdal.sqlite store backup /backup/gjesdal-2024-09-20.sqlite
     """
+    require(cli, Operation.ADMIN_STORE)
     summary = backup_sqlite(cli.location, file)
     click.echo(f"Backed up {summary.events} events to {summary.path} (keys in {summary.keys_dir})")
 
@@ -186,7 +212,8 @@ def backup(cli: CliContext, file: Path) -> None:
 @pass_cli
 def restore(cli: CliContext, backup_file: Path) -> None:
     """Restore BACKUP (made by 'store backup', with its ".keys" folder beside it) as the
-    store named by --store, which must not exist yet (exit 7 if it does).
+    store named by --store, which must not exist yet (exit 7 if it does, or if BACKUP or
+    its key folder does not exist).
 
     Afterwards 'audit verify' checks the restored store.
 
@@ -194,6 +221,7 @@ def restore(cli: CliContext, backup_file: Path) -> None:
     Example:
       miljo --store /srv/miljo/gjesdal.sqlite store restore /backup/gjesdal-2024-09-20.sqlite
     """
+    require(cli, Operation.ADMIN_STORE)
     summary = restore_sqlite(backup_file, cli.location)
     click.echo(f"Restored {summary.events} events into {summary.path} (keys in {summary.keys_dir})")
 
@@ -232,6 +260,7 @@ def copy(cli: CliContext, to: str, to_keys: Path | None) -> None:
       miljo --store /srv/miljo/gjesdal.sqlite store copy \\
             --to 'postgresql://miljo_gjesdal@db.kommune.no/miljo?schema=gjesdal'
     """
+    require(cli, Operation.ADMIN_STORE)
     source = cli.location
     target = resolve_store(to)
     if to_keys is not None:
@@ -278,6 +307,7 @@ def follow(cli: CliContext, interval: float, verbose: bool) -> None:
     Example:
       miljo --store /srv/miljo/gjesdal.sqlite store follow --interval 2 --verbose
     """
+    require(cli, Operation.ADMIN_STORE)
     location = cli.location
     miljo = cli.open_metadata()
     loud = verbose or sys.stdout.isatty()

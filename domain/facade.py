@@ -1953,6 +1953,13 @@ class Miljo:
             version=meeting.version,
         )
 
+    @_exclusive
+    def meeting_school(self, actor: Actor, meeting_id: UUID) -> str:
+        """The code of the school a meeting belongs to: no case content, so not logged (for
+        resolving a student number at the meeting's school before acting on the meeting)."""
+        self._authorize(actor, "meeting_school", meeting_id=meeting_id)
+        return self._meeting(meeting_id).school_code
+
     # -- views: overview and history -------------------------------------------------------------
 
     # catch_up, rebuild_views and event_count take no actor and so have no school scope: store

@@ -515,6 +515,7 @@ FACADE_OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
         "history": Operation.READ_CASE,
         "vedtak": Operation.READ_CASE,
         "meeting": Operation.READ_MEETING,
+        "meeting_school": Operation.READ_SCHOOL,
         "access_log": Operation.READ_ACCESS_LOG,
         "export_history": Operation.EXPORT_CASE,
         # protection

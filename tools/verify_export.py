@@ -7,8 +7,9 @@ Standard library only. Usage::
 
 The sealing key file holds the base64 of 32 bytes (``<store>.keys/sealing.key``). Prints one
 JSON object and exits 0 when the chain is intact, 1 when it is broken (naming the first
-position that fails), 2 on a usage or format error. The chain is documented in
-docs/audit-export.md:
+position that fails: after a gap in positions, the first missing one), 2 on a usage or
+format error (a malformed export, or a key that is not base64 of 32 bytes). The chain is
+documented in docs/audit-export.md:
 
     link(n) = HMAC-SHA256(key, link(n-1) || u64(n) || uuid_bytes(originator_id)
                                || u64(version) || u32(len(topic)) || topic
@@ -78,13 +79,21 @@ def verify(lines: list[str], key: bytes) -> dict[str, object]:
             base64.b64decode(row["state"]),
         )
         if not hmac.compare_digest(expected.hex(), row["link"]):
-            return {"ok": False, "first_failure": position, "reason": "link mismatch"}
+            if position == last_position + 1:
+                return {"ok": False, "first_failure": position, "reason": "link mismatch"}
+            # A gap: a deleted event (its link lost with it) breaks the chain at the gap.
+            return {
+                "ok": False,
+                "first_failure": last_position + 1,
+                "reason": f"link mismatch at position {position} after a gap in positions: "
+                "an event before it was deleted, or it was changed",
+            }
         previous, last_position, checked = expected, position, checked + 1
     if checked != header.get("events"):
         return {
             "ok": False,
             "first_failure": last_position + 1,
-            "reason": "the export holds fewer events than its header says",
+            "reason": f"the export holds {checked} events, its header says {header.get('events')}",
         }
     if trailer.get("head_position") != last_position or trailer.get("head_link") != previous.hex():
         return {"ok": False, "first_failure": last_position, "reason": "chain head differs"}
@@ -105,6 +114,8 @@ def main(argv: list[str]) -> int:
             lines = [line for line in handle.read().splitlines() if line.strip()]
         with open(argv[2], "rb") as handle:
             key = base64.b64decode(handle.read().strip(), validate=True)
+        if len(key) != 32:
+            raise ValueError(f"the sealing key must be 32 bytes, not {len(key)}")
         if len(lines) < 2:
             raise ValueError("the export is empty")
         result = verify(lines, key)

@@ -148,7 +148,7 @@ class Cli:
         return error_line(result)
 
     def event_count(self) -> int:
-        count = self.json("store", "info")["event_count"]
+        count = self.json("--as", ADMIN, "store", "info")["event_count"]
         assert isinstance(count, int)
         return count
 

@@ -51,6 +51,17 @@ def test_every_command_has_help_with_an_example(command: click.Command, ctx: cli
             assert param.help, f"{ctx.command_path} {param.opts} has no help"
 
 
+@pytest.mark.parametrize(
+    ("command", "ctx"), COMMANDS, ids=[ctx.command_path for _, ctx in COMMANDS]
+)
+def test_every_short_help_is_a_whole_sentence(command: click.Command, ctx: click.Context) -> None:
+    """Click's short help (the command lists) ends at the first word ending in a full stop,
+    so an abbreviation in the first sentence cuts it ("Add a CLASS (e.g.")."""
+    short = command.get_short_help_str(limit=1000)
+    assert short.count("(") == short.count(")"), f"{ctx.command_path}: {short!r}"
+    assert not re.search(r"\b(e\.g|i\.e|cf|etc|ca|f\.eks|bl\.a)\.$", short), short
+
+
 def test_every_command_is_in_the_docs() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for _, ctx in COMMANDS:

@@ -315,6 +315,8 @@ def gj(fresh: Cli, request: pytest.FixtureRequest) -> Gjesdal:
 #: The privacy officer (reads access logs) and the rektor (may export a case).
 PVO: Final = {"MILJO_ACTOR": "auditor:p-pvo"}
 RECTOR: Final = {"MILJO_ACTOR": "rektor:p-rektor@gjesdal"}
+#: The store's administrator: the store commands are hers (policy row admin_store).
+STORE_ADMIN: Final = {"MILJO_ACTOR": "admin:p-admin"}
 
 
 def student(key: str) -> tuple[str, str, str]:
@@ -844,23 +846,26 @@ def test_reads_the_role_may_not_make_are_refused(
 
 def test_store_info_shows_the_view_position(gj: Gjesdal) -> None:
     cli = gj.cli
-    info = cli.json("store", "info")
+    info = cli.json("store", "info", env=STORE_ADMIN)
     assert_schema(info, STORE_INFO)
     assert info["event_count"] > 0
     assert (info["view_position"], info["views_behind"]) == (0, True)  # never read yet
-    assert f"at event 0 ({info['event_count']} behind)" in cli.ok("store", "info").stdout
+    assert (
+        f"at event 0 ({info['event_count']} behind)"
+        in cli.ok("store", "info", env=STORE_ADMIN).stdout
+    )
     cli.ok("overview", "--school", GJ)  # reading catches the views up
-    caught_up = cli.json("store", "info")
+    caught_up = cli.json("store", "info", env=STORE_ADMIN)
     assert caught_up["view_position"] == caught_up["event_count"]
     assert caught_up["views_behind"] is False
-    assert "behind" not in cli.ok("store", "info").stdout
+    assert "behind" not in cli.ok("store", "info", env=STORE_ADMIN).stdout
 
 
 def test_store_rebuild_replays_every_event(gj: Gjesdal) -> None:
     cli = gj.cli
     expected = cli.json("overview", "--school", GJ)
-    events = cli.json("store", "info")["event_count"]
-    document = cli.json("store", "rebuild")
+    events = cli.json("store", "info", env=STORE_ADMIN)["event_count"]
+    document = cli.json("store", "rebuild", env=STORE_ADMIN)
     assert_schema(document, STORE_REBUILD)
     assert document == {
         "action": "store rebuild",
@@ -868,27 +873,30 @@ def test_store_rebuild_replays_every_event(gj: Gjesdal) -> None:
         "events_replayed": events,
         "view_position": events,
     }
-    result = cli.ok("store", "rebuild")  # ok() also asserts stderr is empty: no progress bar
+    # ok() also asserts stderr is empty: no progress bar
+    result = cli.ok("store", "rebuild", env=STORE_ADMIN)
     assert result.stdout == (
         f"Rebuilt the read models: replayed {events} events (view position {events})\n"
     )
     assert cli.json("overview", "--school", GJ) == expected
-    assert cli.json("store", "info")["event_count"] == events  # nothing was written
+    info = cli.json("store", "info", env=STORE_ADMIN)
+    assert info["event_count"] == events  # nothing was written
 
 
 def test_store_rebuild_progress_only_on_a_terminal(
     gj: Gjesdal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cli.store.stderr_is_terminal", lambda: True)
-    result = gj.cli("store", "rebuild")
+    result = gj.cli("store", "rebuild", env=STORE_ADMIN)
     assert result.exit_code == 0, result.stderr
     assert "Replaying events" in result.stderr
     assert "Rebuilt the read models" in result.stdout
 
 
 def test_store_rebuild_of_an_empty_store(empty: Cli) -> None:
-    assert empty.json("store", "rebuild")["events_replayed"] == 0
-    assert empty.json("--store", ":memory:", "store", "rebuild")["view_position"] == 0
+    assert empty.json("store", "rebuild", env=STORE_ADMIN)["events_replayed"] == 0
+    memory = ("--store", ":memory:")
+    assert empty.json(*memory, "store", "rebuild", env=STORE_ADMIN)["view_position"] == 0
 
 
 def test_store_rebuild_needs_a_store(fresh: Cli) -> None:
@@ -929,7 +937,7 @@ def test_overview_json_from_the_installed_command(gj: Gjesdal) -> None:
     assert_schema(document, OVERVIEW)
     assert document["on"] == DAY
     assert document["staff_minutes_per_week"] == 1960
-    rebuilt = run("store", "rebuild")  # stderr is a pipe: no progress bar
+    rebuilt = run("--as", "admin:p-admin", "store", "rebuild")  # stderr is a pipe: no progress bar
     assert (rebuilt.returncode, rebuilt.stderr) == (exit_codes.OK, "")
     assert rebuilt.stdout.startswith("Rebuilt the read models: replayed ")
     missing = run("overview", "--school", "sandnes")

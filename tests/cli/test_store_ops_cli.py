@@ -57,6 +57,24 @@ def test_backup_and_restore(school: Cli, tmp_path: Path) -> None:
     assert "already exists" in line
 
 
+@pytest.mark.backends("sqlite", reason="restore makes a SQLite store from a SQLite backup")
+def test_restoring_a_backup_that_does_not_exist(school: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexist.sqlite"
+    restored = tmp_path / "restored" / "miljo.sqlite"
+    store = ("--store", str(restored))
+    line = school.fails(exit_codes.STORE_ERROR, *store, "store", "restore", str(missing))
+    assert line == f"miljo: error: backup {missing} does not exist"
+    # A backup whose key folder is missing is told apart from a missing backup.
+    backup = tmp_path / "b" / "gjesdal.sqlite"
+    school.ok("store", "backup", str(backup))
+    for key in (tmp_path / "b" / "gjesdal.keys").iterdir():
+        key.unlink()
+    (tmp_path / "b" / "gjesdal.keys").rmdir()
+    line = school.fails(exit_codes.STORE_ERROR, *store, "store", "restore", str(backup))
+    assert "key folder" in line
+    assert not restored.parent.exists()
+
+
 def test_copy_to_a_sqlite_file(school: Cli, tmp_path: Path) -> None:
     target = tmp_path / "kopi" / "miljo.sqlite"
     out = school.ok("store", "copy", "--to", str(target)).stdout

@@ -139,6 +139,11 @@ def gjesdal_env(
             ["--as", "auditor:p-audit", "school", "add-class", "gjesdal", "9b", "--trinn", "9"],
             "access denied",
         ),
+        (
+            exit_codes.ACCESS_DENIED,
+            ["--as", "laerer:p-l@gjesdal", "store", "rebuild"],
+            "role laerer may not administer the store",
+        ),
     ],
 )
 def test_exit_codes_and_one_line_errors(

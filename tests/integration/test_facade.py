@@ -2378,6 +2378,7 @@ QUERIES = frozenset(
         "vedtak",
         "team",
         "meeting",
+        "meeting_school",
         "overview",
         "history",
         "student_case_as_of",

@@ -307,6 +307,7 @@ ATTEMPTS: Final[dict[str, Attempt]] = {
     "history": lambda m, a, b: m.history(R, b.student),
     "vedtak": lambda m, a, b: m.vedtak(R, b.vedtak),
     "meeting": lambda m, a, b: m.meeting(R, b.meeting),
+    "meeting_school": lambda m, a, b: m.meeting_school(R, b.meeting),
     "access_log": lambda m, a, b: m.access_log(R, b.student),
     "export_history": lambda m, a, b: m.export_history(R, b.student),
     "restrict_records": lambda m, a, b: m.restrict_records(
@@ -387,6 +388,7 @@ def test_the_rektor_reads_and_lists_its_own_school(municipality: Municipality) -
     assert m.overview(R, school=GJ).school == GJ
     assert m.team(R, GJ).school_code == GJ
     assert m.meeting(R, a.meeting).school_code == GJ
+    assert m.meeting_school(R, a.meeting) == GJ
     assert m.vedtak(R, a.vedtak).school_code == GJ
 
 

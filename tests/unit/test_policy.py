@@ -174,6 +174,7 @@ EXPECTED_FACADE = {
     "history": "read_case",
     "vedtak": "read_case",
     "meeting": "read_meeting",
+    "meeting_school": "read_school",
     "access_log": "read_access_log",
     "export_history": "export_case",
 }
