@@ -9,8 +9,7 @@ from typing import TypeVar
 
 import click
 
-from adapters.audit import export_store, verify_store
-from adapters.chain import VerifyResult
+from adapters.audit import StoreVerifyResult, export_store, verify_store
 from cli import exit_codes, render
 from cli.params import json_option, student_arguments
 from cli.student import student_id
@@ -51,8 +50,9 @@ def _require_store_audit(cli: CliContext) -> None:
 @pass_cli
 def verify(cli: CliContext, as_json: bool) -> None:
     """Recompute the keyed hash chain over every stored event and name the first position
-    that fails. Needs only the sealing key: nothing is decrypted. Exit code 8 when the
-    chain is broken (a changed, deleted, moved or inserted row).
+    that fails, then check that every stored snapshot is bound to its row. Needs only the
+    sealing key: nothing is decrypted. Exit code 8 when the chain is broken (a changed,
+    deleted, moved or inserted row) or a snapshot was moved, copied, swapped or changed.
 
     \b
     Example:
@@ -63,7 +63,7 @@ def verify(cli: CliContext, as_json: bool) -> None:
     result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
     if as_json:
         render.emit_json(_verify_json(result))
-    elif result.ok:
+    elif result.first_failure is None:
         click.echo(
             f"Chain intact: {result.checked} events verified; "
             f"head {result.head_position} {result.head_link.hex()}"
@@ -73,11 +73,27 @@ def verify(cli: CliContext, as_json: bool) -> None:
             f"Chain BROKEN at position {result.first_failure}: {result.reason} "
             f"({result.checked} events verified before it)"
         )
+    if not as_json:
+        click.echo(_snapshots_line(result))
     if not result.ok:
         raise SystemExit(exit_codes.VERIFY_FAILED)
 
 
-def _verify_json(result: VerifyResult) -> dict[str, object]:
+def _snapshots_line(result: StoreVerifyResult) -> str:
+    unbound = (
+        f"; {result.snapshots_unbound} written before snapshots were bound (never loaded)"
+        if result.snapshots_unbound
+        else ""
+    )
+    if result.snapshot_failure is None:
+        return f"Snapshots intact: {result.snapshots_checked} verified{unbound}"
+    return (
+        f"Snapshots BROKEN: {result.snapshots_failed} fail, the first: "
+        f"{result.snapshot_failure} ({result.snapshots_checked} verified{unbound})"
+    )
+
+
+def _verify_json(result: StoreVerifyResult) -> dict[str, object]:
     return {
         "ok": result.ok,
         "checked": result.checked,
@@ -85,6 +101,10 @@ def _verify_json(result: VerifyResult) -> dict[str, object]:
         "head_link": result.head_link.hex(),
         "first_failure": result.first_failure,
         "reason": result.reason,
+        "snapshots_checked": result.snapshots_checked,
+        "snapshots_unbound": result.snapshots_unbound,
+        "snapshots_failed": result.snapshots_failed,
+        "snapshot_failure": result.snapshot_failure,
     }
 
 
