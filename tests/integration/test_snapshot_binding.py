@@ -9,6 +9,7 @@ and are counted by verify. A copied store keeps its bound snapshots loadable.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import Environment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg import sql
@@ -26,6 +28,7 @@ from psycopg import sql
 from adapters import postgres
 from adapters.audit import StoreVerifyResult, verify_store
 from adapters.bootstrap import StoreLocation, init_store, open_store
+from adapters.keys import SEALING_KEY, read_key
 from adapters.protection import (
     SNAPSHOT_BOUND,
     SNAPSHOT_UNBOUND,
@@ -37,12 +40,19 @@ from adapters.storeops import copy_store
 from cli import exit_codes
 from cli.main import cli as miljo_command
 from domain import application
-from domain.application import SNAPSHOT_INTERVALS, UntrustedSnapshot
+from domain.application import SNAPSHOT_INTERVALS, MiljoApplication, UntrustedSnapshot
 from domain.errors import DomainError, NotFound
 from domain.facade import Miljo
 from domain.school import School
 from tests.conftest import admin_connection
-from tests.support import ADMIN, FakeClock, SequentialIds
+from tests.contract.test_golden_events import (
+    EVENT_FILES,
+    fold_streams,
+    read_golden,
+    snapshots_for,
+    with_state,
+)
+from tests.support import ADMIN, FakeClock, SequentialIds, TestHasher, replay
 
 SCHOOL = "gjesdal"
 STUDENTS = 12  # School events: 1 register + 1 class + 12 enrolments = version 14
@@ -55,7 +65,8 @@ def number(n: int) -> str:
 
 @pytest.fixture(autouse=True)
 def small_intervals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(SNAPSHOT_INTERVALS, School, INTERVAL)
+    intervals: dict[type[Any], int] = {**SNAPSHOT_INTERVALS, School: INTERVAL}
+    monkeypatch.setattr(MiljoApplication, "snapshotting_intervals", intervals)
     monkeypatch.setattr(application, "SNAPSHOT_LADDER", 1)
 
 
@@ -156,7 +167,7 @@ def snapshot_broken(location: StoreLocation, stream: UUID, version: int) -> Stor
 
 
 def test_a_snapshot_moved_to_a_later_version_is_ignored_and_named(
-    store_location: StoreLocation,
+    store_location: StoreLocation, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The reviewer's reproduction: the snapshot at 10 claims to be at 13 (the events end at
     14). Without the binding the school loaded 9 students, found no 10th, and let it be
@@ -164,7 +175,13 @@ def test_a_snapshot_moved_to_a_later_version_is_ignored_and_named(
     school_id = build(store_location)
     assert verify_store(store_location).ok
     move(store_location, school_id, 2 * INTERVAL, 13)
-    assert active_students(store_location) == STUDENTS
+    with caplog.at_level(logging.WARNING, logger="adapters.protection"):
+        assert active_students(store_location) == STUDENTS
+    assert [r.getMessage() for r in caplog.records] == [
+        f"snapshot of {school_id.hex} v13 does not authenticate for its row (moved, copied or "
+        "changed outside miljo, or a wrong payload key); ignored, the stream is replayed from "
+        "its events"
+    ]
     with opened(store_location, 600) as miljo:
         miljo.find_student(ADMIN, school=SCHOOL, student_number=number(10))
         with pytest.raises(DomainError):
@@ -313,8 +330,15 @@ def test_a_copied_store_loads_its_bound_snapshots(
 
 
 @pytest.fixture(scope="module")
-def cipher() -> MiljoCipher:
-    return MiljoCipher({"MILJO_EPHEMERAL_KEYS": "y"})
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[MiljoCipher, bytes]:
+    """The cipher of a new SQLite store, and the store's sealing key (as an auditor has it)."""
+    location = StoreLocation(
+        tmp_path_factory.mktemp("keys") / "miljo.sqlite", tmp_path_factory.mktemp("keys") / "k"
+    )
+    init_store(location)
+    assert location.keys_dir is not None
+    cipher = MiljoCipher(Environment(env={"MILJO_KEYS_DIR": str(location.keys_dir)}))
+    return cipher, read_key(location.keys_dir, SEALING_KEY)
 
 
 ROWS = st.tuples(st.uuids(), st.integers(min_value=1, max_value=2**40), st.sampled_from(
@@ -325,9 +349,12 @@ ROWS = st.tuples(st.uuids(), st.integers(min_value=1, max_value=2**40), st.sampl
 @settings(max_examples=60, deadline=None)
 @given(plain=st.binary(max_size=300), row=ROWS, other=ROWS)
 def test_a_bound_payload_opens_only_for_its_own_row(
-    cipher: MiljoCipher, plain: bytes, row: tuple[UUID, int, str], other: tuple[UUID, int, str]
+    keys: tuple[MiljoCipher, bytes],
+    plain: bytes,
+    row: tuple[UUID, int, str],
+    other: tuple[UUID, int, str],
 ) -> None:
-    sealing = cipher._sealing
+    cipher, sealing = keys
     state = cipher.encrypt_snapshot(plain, *row)
     assert cipher.decrypt_snapshot(state, *row) == plain
     assert check_snapshot(sealing, row[0].hex, row[1], row[2], state) == SNAPSHOT_BOUND
@@ -346,3 +373,65 @@ def test_a_bound_payload_opens_only_for_its_own_row(
     assert refused.value.unbound
     with pytest.raises(ValueError, match="bound to its row"):
         cipher.decrypt(state)
+
+
+@pytest.mark.backends("postgres", reason="the PostgreSQL snapshot reader pages by key")
+def test_verify_reads_postgres_snapshots_page_by_page(store_location: StoreLocation) -> None:
+    school_id = build(store_location)
+    with opened(store_location, 1300) as miljo:
+        register(miljo, STUDENTS + 1)  # a third snapshot, at 15
+    assert store_location.postgres is not None
+    with postgres.open_chain(store_location.postgres) as chain:
+        rows = list(chain.snapshots(page=1))
+    assert [(r[0], r[1]) for r in rows if r[0] == school_id.hex] == [
+        (school_id.hex, v) for v in (INTERVAL, 2 * INTERVAL, 3 * INTERVAL)
+    ]
+    assert rows == sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+# -- golden snapshots -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("events_file", EVENT_FILES, ids=lambda p: p.name)
+def test_golden_snapshots_bound_to_their_rows_load(
+    events_file: Path, sqlite_location: StoreLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The golden snapshots, stored as this version stores them (bound), are the ones the
+    repository starts from, and restore what the events fold into."""
+    lines = read_golden(events_file)
+    snapshot_lines = read_golden(snapshots_for(events_file))
+    loaded: list[tuple[UUID, int]] = []
+    original = MiljoMapper.to_domain_event
+
+    def spy(self: MiljoMapper, stored: StoredEvent) -> Any:
+        event = original(self, stored)
+        if isinstance(event, Snapshot):
+            loaded.append((UUID(str(stored.originator_id)), stored.originator_version))
+        return event
+
+    with open_store(sqlite_location, hasher=TestHasher()) as miljo:
+        cipher = miljo.app.mapper.cipher
+        assert isinstance(cipher, MiljoCipher)
+        miljo.app.recorder.insert_events(
+            [with_state(line.stored(), cipher.encrypt(line.state.encode())) for line in lines]
+        )
+        bound = [
+            with_state(
+                line.stored(),
+                cipher.encrypt_snapshot(
+                    line.state.encode(), line.originator_id, line.originator_version, line.topic
+                ),
+            )
+            for line in snapshot_lines
+        ]
+        assert miljo.app.snapshots is not None
+        miljo.app.snapshots.recorder.insert_events(bound)
+        plain = MiljoApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        monkeypatch.setattr(MiljoMapper, "to_domain_event", spy)
+        for stream_id, events in fold_streams(plain, lines).items():
+            assert miljo.app.repository.get(stream_id) == replay(events)
+    newest: dict[UUID, int] = {}
+    for line in snapshot_lines:
+        newest[line.originator_id] = max(newest.get(line.originator_id, 0), line.originator_version)
+    assert sorted(loaded) == sorted(newest.items())
+    assert verify_store(sqlite_location).snapshots_checked == len(snapshot_lines)
