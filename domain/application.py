@@ -294,10 +294,12 @@ class MiljoRepository(Repository[UUID]):
                 # A cache the mapper cannot trust: replay the whole stream instead (the
                 # events are the record; ``audit verify`` reports the snapshot).
                 stored = None
-        if stored is None:
+        events: Iterable[Any]
+        if stored is None:  # the library's read of the events (after the snapshot, if any)
             after = None if first is None else first.originator_version
-            stored = self.event_store.recorder.select_events(aggregate_id, gt=after, lte=version)
-        events: Iterable[Any] = map(self.event_store.mapper.to_domain_event, stored)
+            events = self.event_store.get(originator_id=aggregate_id, gt=after, lte=version)
+        else:
+            events = map(self.event_store.mapper.to_domain_event, stored)
         if first is not None:
             events = itertools.chain((first,), events)
         aggregate = projector_func(None, events)
