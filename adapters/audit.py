@@ -1,9 +1,13 @@
-"""Auditing a store without reading it: verify the hash chain, export events and chain.
+"""Auditing a store without reading it: verify the hash chain and the stored snapshots,
+export events and chain.
 
-Both work with the sealing key alone: payloads stay encrypted. The export format is
-documented in docs/audit-export.md and verified independently by tools/verify_export.py.
-They work on SQLite and PostgreSQL stores alike (the PostgreSQL reads run in one read-only,
-repeatable-read transaction, so a store in use is audited as of one instant).
+Both work with the sealing key alone: payloads stay encrypted. Verify also checks that every
+stored snapshot is bound to its row (docs/adr/0022-snapshots-bound-to-their-row.md): a
+snapshot moved, copied or swapped to another stream or version, or changed, is named. The
+export format is documented in docs/audit-export.md and verified independently by
+tools/verify_export.py. They work on SQLite and PostgreSQL stores alike (the PostgreSQL
+reads run in one read-only, repeatable-read transaction, so a store in use is audited as of
+one instant).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from adapters.chain import (
     verify_rows,
 )
 from adapters.keys import SEALING_KEY, KeyFileError, read_key
+from adapters.protection import SNAPSHOT_BOUND, SNAPSHOT_UNBOUND, check_snapshot
 
 EXPORT_FORMAT: Final = "miljo-audit-export"
 EXPORT_VERSION: Final = 1
@@ -42,14 +47,38 @@ class ExportSummary:
     head_link: str
 
 
+@attrs.frozen
+class StoreVerifyResult(VerifyResult):
+    """The chain's result, plus the stored snapshots' check. ``ok`` needs both."""
+
+    #: Snapshots bound to their row and intact.
+    snapshots_checked: int = 0
+    #: Snapshots written before snapshots were bound (format 1): never loaded, so they
+    #: cannot alter what miljo shows, and they cannot be checked either.
+    snapshots_unbound: int = 0
+    #: Snapshots that fail the check; the first is described in ``snapshot_failure``.
+    snapshots_failed: int = 0
+    #: "snapshot of stream <id> at version <n>: <what is wrong>" (ids carry no personal data).
+    snapshot_failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_failure is None and self.snapshot_failure is None
+
+
 class ChainSource(Protocol):
-    """A store's stored events with their chain links (SQLite or PostgreSQL)."""
+    """A store's stored events with their chain links, and its stored snapshots (SQLite
+    or PostgreSQL)."""
 
     def count(self) -> int: ...
 
     def rows(self) -> Iterator[ChainRow]: ...
 
     def orphans(self) -> list[int]: ...
+
+    def snapshots(self) -> Iterator[tuple[str, int, str, bytes]]:
+        """(originator id, version, topic, state) of every stored snapshot, in key order."""
+        ...
 
 
 class _SQLiteChain:
@@ -75,6 +104,22 @@ class _SQLiteChain:
     def orphans(self) -> list[int]:
         try:
             return sqlite_orphan_links(self.db)
+        except sqlite3.DatabaseError as error:
+            raise self._failed(error) from None
+
+    def snapshots(self) -> Iterator[tuple[str, int, str, bytes]]:
+        try:
+            exists = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_snapshots'"
+            ).fetchone()
+            if exists is None:
+                return
+            # One row at a time: a snapshot can be several MB.
+            for r in self.db.execute(
+                "SELECT originator_id, originator_version, topic, state FROM stored_snapshots "
+                "ORDER BY originator_id, originator_version"
+            ):
+                yield str(r[0]), int(r[1]), str(r[2]), bytes(r[3])
         except sqlite3.DatabaseError as error:
             raise self._failed(error) from None
 
@@ -116,16 +161,41 @@ def _open(location: StoreLocation) -> Iterator[tuple[ChainSource, bytes]]:
         db.close()
 
 
-def verify_store(location: StoreLocation, progress: Progress | None = None) -> VerifyResult:
-    """Recompute the chain over every stored event; report the first position that fails."""
+def verify_store(location: StoreLocation, progress: Progress | None = None) -> StoreVerifyResult:
+    """Recompute the chain over every stored event and report the first position that
+    fails; then check that every stored snapshot is bound to its row, and name the first
+    one that is not. All in one read of the store."""
     with _open(location) as (chain, key):
         total = chain.count()
-        return verify_rows(
+        result = verify_rows(
             key,
             chain.rows(),
             chain.orphans(),
             progress=None if progress is None else (lambda done: progress(done, total)),
         )
+        checked = unbound = failed = 0
+        failure: str | None = None
+        for originator_id, version, topic, state in chain.snapshots():
+            found = check_snapshot(key, originator_id, version, topic, state)
+            if found == SNAPSHOT_BOUND:
+                checked += 1
+            elif found == SNAPSHOT_UNBOUND:
+                unbound += 1
+            else:
+                failed += 1
+                if failure is None:
+                    failure = f"snapshot of stream {originator_id} at version {version}: {found}"
+    return StoreVerifyResult(
+        result.checked,
+        result.head_position,
+        result.head_link,
+        result.first_failure,
+        result.reason,
+        snapshots_checked=checked,
+        snapshots_unbound=unbound,
+        snapshots_failed=failed,
+        snapshot_failure=failure,
+    )
 
 
 def _line(record: dict[str, object]) -> bytes:

@@ -788,6 +788,35 @@ class PostgresChain:
         ).format(self.chain, self.events)
         return [int(r["position"]) for r in self._fetch(statement)]
 
+    def snapshots(self, page: int = 20) -> Iterator[tuple[str, int, str, bytes]]:
+        """(originator id, version, topic, state) of every stored snapshot, in key order,
+        a few rows per query (a snapshot can be several MB)."""
+        if SNAPSHOTS_TABLE not in schema_tables(self.conn, self.target.schema):
+            return
+        table = sql.SQL("{}.{}").format(
+            sql.Identifier(self.target.schema), sql.Identifier(SNAPSHOTS_TABLE)
+        )
+        columns = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} ").format(
+            table
+        )
+        first = columns + sql.SQL("ORDER BY originator_id, originator_version LIMIT %s")
+        after = columns + sql.SQL(
+            "WHERE (originator_id, originator_version) > (%s, %s) "
+            "ORDER BY originator_id, originator_version LIMIT %s"
+        )
+        rows = self._fetch(first, (page,))
+        while rows:
+            for r in rows:
+                originator = r["originator_id"]
+                yield (
+                    originator.hex if isinstance(originator, UUID) else str(originator),
+                    int(r["originator_version"]),
+                    str(r["topic"]),
+                    bytes(r["state"]),
+                )
+            last = rows[-1]
+            rows = self._fetch(after, (last["originator_id"], last["originator_version"], page))
+
 
 @contextlib.contextmanager
 def open_chain(target: PostgresTarget) -> Iterator[PostgresChain]:

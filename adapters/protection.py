@@ -11,15 +11,26 @@ per-student data keys for personal fields (envelope encryption, crypto-shredding
 * Erasure deletes a student's erasable keys: every field sealed under them becomes
   unreadable everywhere (events, exports), and decodes as :data:`ERASED`. Archival keys are
   never deleted (archive beats erasure); archival records are restricted instead.
+* A **snapshot** is bound to its row (docs/adr/0022-snapshots-bound-to-their-row.md): its
+  payload (format 2) is encrypted with (originator id, version, topic) as AES-GCM associated
+  data, and carries an HMAC under the **sealing key** over the same binding and the
+  ciphertext. A snapshot moved, copied or swapped to another stream, version or topic does
+  not authenticate when loaded (:class:`~domain.application.UntrustedSnapshot`: the
+  repository ignores it and replays the events) and fails ``audit verify``
+  (:func:`check_snapshot`, sealing key only). Snapshots written before (format 1, unbound)
+  are never loaded. Events keep format 1: the hash chain covers them.
 
-See docs/adr/0009-protection.md.
+See docs/adr/0009-protection-at-rest.md.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
+import logging
 import os
+import struct
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
@@ -28,7 +39,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     Cipher,
     Mapper,
@@ -40,6 +51,8 @@ from eventsourcing.popo import POPOAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
+from adapters.chain import hmac_sha256
+
 # The keyring lives in adapters.keyring (ADR 0015); its names stay importable from here.
 from adapters.keyring import ARCHIVAL as ARCHIVAL
 from adapters.keyring import ERASABLE as ERASABLE
@@ -48,7 +61,8 @@ from adapters.keyring import KeyErased as KeyErased
 from adapters.keyring import Keyring as Keyring
 from adapters.keyring import ProtectionError as ProtectionError
 from adapters.keyring import open_keyring
-from adapters.keys import MASTER_KEY, PAYLOAD_KEY, KeyFileError, read_key
+from adapters.keys import MASTER_KEY, PAYLOAD_KEY, SEALING_KEY, KeyFileError, read_key
+from domain.application import UntrustedSnapshot
 from domain.base import MiljoAggregate
 
 #: What a personal field decodes to once its student's erasable key has been deleted.
@@ -56,7 +70,14 @@ ERASED: Final = "[erased]"
 NO_SUBJECT: Final = "-"  # personal text that concerns no single student (e.g. a class item)
 _SEALED: Final = "sealed:1:"
 _PAYLOAD_VERSION: Final = b"\x01"
+#: A snapshot payload bound to its row: format byte, HMAC (sealing key), nonce, ciphertext.
+_BOUND_VERSION: Final = b"\x02"
 _NONCE: Final = 12
+_MAC: Final = 32
+_BINDING_LABEL: Final = b"miljo-snapshot\x00"
+_VERSION: Final = struct.Struct(">Q")
+
+_log = logging.getLogger(__name__)
 
 ENV_KEYS_DIR: Final = "MILJO_KEYS_DIR"
 ENV_EPHEMERAL: Final = "MILJO_EPHEMERAL_KEYS"
@@ -76,21 +97,26 @@ class MiljoCipher(Cipher):
             try:
                 payload = read_key(folder, PAYLOAD_KEY)
                 master = read_key(folder, MASTER_KEY)
+                sealing = read_key(folder, SEALING_KEY)
             except KeyFileError as error:
                 raise ProtectionError(str(error)) from None
             self.keyring = open_keyring(environment, folder, master)
         elif environment.get(ENV_EPHEMERAL):
             payload = AESGCM.generate_key(bit_length=256)
+            sealing = os.urandom(32)
             self.keyring = Keyring(None, AESGCM.generate_key(bit_length=256))
         else:
             raise ProtectionError(f"{ENV_KEYS_DIR} is not set")
         self._payload = AESGCM(payload)
+        self._sealing = sealing
 
     def encrypt(self, plaintext: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         return _PAYLOAD_VERSION + nonce + self._payload.encrypt(nonce, plaintext, None)
 
     def decrypt(self, ciphertext: bytes) -> bytes:
+        if ciphertext[:1] == _BOUND_VERSION:
+            raise ValueError("stored payload is a snapshot bound to its row (format 2)")
         if ciphertext[:1] != _PAYLOAD_VERSION:
             raise ValueError("stored payload is not encrypted by miljo (wrong format)")
         nonce = ciphertext[1 : 1 + _NONCE]
@@ -99,6 +125,41 @@ class MiljoCipher(Cipher):
         except InvalidTag:
             raise ValueError(
                 "stored payload does not authenticate: wrong payload key or tampered data"
+            ) from None
+
+    # -- snapshots bound to their row ---------------------------------------------------------
+
+    def encrypt_snapshot(
+        self, plaintext: bytes, originator_id: UUID | str, version: int, topic: str
+    ) -> bytes:
+        """A snapshot payload in format 2, bound to (originator id, version, topic)."""
+        binding = snapshot_binding(originator_id, version, topic)
+        nonce = os.urandom(_NONCE)
+        body = nonce + self._payload.encrypt(nonce, plaintext, binding)
+        return _BOUND_VERSION + hmac_sha256(self._sealing, binding + body) + body
+
+    def decrypt_snapshot(
+        self, ciphertext: bytes, originator_id: UUID | str, version: int, topic: str
+    ) -> bytes:
+        """Open a snapshot payload read from the row (``originator_id``, ``version``,
+        ``topic``); raises :class:`UntrustedSnapshot` if it is unbound (written before
+        format 2) or was encrypted for another row or tampered with."""
+        if ciphertext[:1] == _PAYLOAD_VERSION:
+            raise UntrustedSnapshot(
+                f"snapshot of {_hex(originator_id)} v{version} is unbound (format 1)",
+                unbound=True,
+            )
+        if ciphertext[:1] != _BOUND_VERSION or len(ciphertext) < 1 + _MAC + _NONCE:
+            raise UntrustedSnapshot(f"snapshot of {_hex(originator_id)} v{version}: wrong format")
+        body = ciphertext[1 + _MAC :]
+        try:
+            return self._payload.decrypt(
+                body[:_NONCE], body[_NONCE:], snapshot_binding(originator_id, version, topic)
+            )
+        except InvalidTag:
+            raise UntrustedSnapshot(
+                f"snapshot of {_hex(originator_id)} v{version} does not authenticate for its "
+                "row (moved, copied or changed outside miljo, or a wrong payload key)"
             ) from None
 
     # -- field sealing -------------------------------------------------------------------------
@@ -123,6 +184,51 @@ class MiljoCipher(Cipher):
             raise ValueError("a sealed field does not authenticate (tampered data)") from None
 
 
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _hex(value: UUID | str) -> str:
+    try:
+        return _uuid(value).hex
+    except ValueError:
+        return "an invalid id"
+
+
+def snapshot_binding(originator_id: UUID | str, version: int, topic: str) -> bytes:
+    """What a snapshot payload is bound to: its row's originator id, version and topic
+    (the AES-GCM associated data, and the HMAC's input before the ciphertext)."""
+    return _BINDING_LABEL + _uuid(originator_id).bytes + _VERSION.pack(version) + topic.encode()
+
+
+#: What :func:`check_snapshot` found: bound and intact, unbound (format 1), or wrong.
+SNAPSHOT_BOUND: Final = "bound"
+SNAPSHOT_UNBOUND: Final = "unbound"
+
+
+def check_snapshot(
+    sealing_key: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
+) -> str:
+    """Check a stored snapshot row with the sealing key alone (``audit verify``): returns
+    :data:`SNAPSHOT_BOUND` or :data:`SNAPSHOT_UNBOUND`, or what is wrong (no data from the
+    payload: it stays encrypted)."""
+    if state[:1] == _PAYLOAD_VERSION:
+        return SNAPSHOT_UNBOUND
+    if state[:1] != _BOUND_VERSION or len(state) < 1 + _MAC + _NONCE:
+        return "not a miljo snapshot payload (wrong format)"
+    try:
+        binding = snapshot_binding(originator_id, version, topic)
+    except ValueError:
+        return "the row's originator id is not a UUID"
+    expected = hmac_sha256(sealing_key, binding + state[1 + _MAC :])
+    if not hmac.compare_digest(expected, state[1 : 1 + _MAC]):
+        return (
+            "does not match its row (moved, copied or swapped to another stream, version "
+            "or topic, or changed outside miljo)"
+        )
+    return SNAPSHOT_BOUND
+
+
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(_SEALED)
 
@@ -137,6 +243,8 @@ class MiljoMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         cipher = self.cipher
+        if isinstance(cipher, MiljoCipher) and isinstance(domain_event, Snapshot):
+            return self._to_stored_snapshot(cipher, domain_event)
         if not isinstance(cipher, MiljoCipher) or not isinstance(
             domain_event, MiljoAggregate.Event
         ):
@@ -173,13 +281,48 @@ class MiljoMapper(Mapper[UUID]):
             state=cipher.encrypt(data),
         )
 
+    def _to_stored_snapshot(self, cipher: MiljoCipher, snapshot: Snapshot) -> StoredEvent:
+        """The library's stored snapshot, its payload bound to its row (format 2)."""
+        state: dict[str, Any] = dict(vars(snapshot))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(snapshot), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        topic = get_topic(type(snapshot))
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=cipher.encrypt_snapshot(data, originator_id, originator_version, topic),
+        )
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         cipher = self.cipher
         if not isinstance(cipher, MiljoCipher):
             return super().to_domain_event(stored_event)
         cls = resolve_topic(stored_event.topic)
+        data: bytes | None
+        if isinstance(cls, type) and issubclass(cls, Snapshot):
+            try:
+                data = cipher.decrypt_snapshot(
+                    stored_event.state,
+                    stored_event.originator_id,
+                    stored_event.originator_version,
+                    stored_event.topic,
+                )
+            except UntrustedSnapshot as refused:
+                if not refused.unbound:  # tampering: say so (ids and versions only)
+                    _log.warning("%s; ignored, the stream is replayed from its events", refused)
+                raise
+        else:
+            data = None
         try:
-            data = cipher.decrypt(stored_event.state)
+            if data is None:
+                data = cipher.decrypt(stored_event.state)
             if self.compressor:
                 data = self.compressor.decompress(data)
             state: dict[str, Any] = self.transcoder.decode(data)

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from adapters.audit import export_store, verify_store
+from adapters.audit import StoreVerifyResult, export_store, verify_store
 from cli import exit_codes, render
 from cli.params import json_option, student_arguments
 from cli.store import require
@@ -36,7 +36,10 @@ def audit() -> None:
 AUDIT_VERIFY = render.Schema(
     "audit verify",
     (
-        render.Field("ok", render.BOOL_T + " (the whole chain verified; exit code 8 if not)"),
+        render.Field(
+            "ok",
+            render.BOOL_T + " (the whole chain and every snapshot verified; exit code 8 if not)",
+        ),
         render.Field("checked", render.INT_T + " (events verified before any failure)"),
         render.Field(
             "head_position", render.INT_T + " (position of the last event verified; 0: none)"
@@ -50,6 +53,16 @@ AUDIT_VERIFY = render.Schema(
             "first_failure", render.nullable(render.INT_T) + " (the first position that fails)"
         ),
         render.Field("reason", render.nullable(render.STR_T) + " (why it fails)"),
+        render.Field("snapshots_checked", render.INT_T + " (stored snapshots verified)"),
+        render.Field(
+            "snapshots_unbound",
+            render.INT_T + " (snapshots written before snapshots were bound: never loaded)",
+        ),
+        render.Field("snapshots_failed", render.INT_T + " (snapshots that do not match their row)"),
+        render.Field(
+            "snapshot_failure",
+            render.nullable(render.STR_T) + " (the first snapshot that fails, and why)",
+        ),
     ),
 )
 
@@ -70,8 +83,9 @@ AUDIT_EXPORT = render.Schema(
 @pass_cli
 def verify(cli: CliContext, as_json: bool) -> None:
     """Recompute the keyed hash chain over every stored event and name the first position
-    that fails. Needs only the sealing key: nothing is decrypted. Exit code 8 when the
-    chain is broken (a changed, deleted, moved or inserted row).
+    that fails, then check that every stored snapshot is bound to its row. Needs only the
+    sealing key: nothing is decrypted. Exit code 8 when the chain is broken (a changed,
+    deleted, moved or inserted row) or a snapshot was moved, copied, swapped or changed.
 
     \b
     Example:
@@ -82,7 +96,7 @@ def verify(cli: CliContext, as_json: bool) -> None:
     result = _with_progress("Verifying", lambda step: verify_store(cli.location, step))
     if as_json:
         render.emit_json(AUDIT_VERIFY.build(result))
-    elif result.ok:
+    elif result.first_failure is None:
         click.echo(
             f"Chain intact: {result.checked} events verified; "
             f"head {result.head_position} {result.head_link.hex()}"
@@ -92,8 +106,24 @@ def verify(cli: CliContext, as_json: bool) -> None:
             f"Chain BROKEN at position {result.first_failure}: {result.reason} "
             f"({result.checked} events verified before it)"
         )
+    if not as_json:
+        click.echo(_snapshots_line(result))
     if not result.ok:
         raise SystemExit(exit_codes.VERIFY_FAILED)
+
+
+def _snapshots_line(result: StoreVerifyResult) -> str:
+    unbound = (
+        f"; {result.snapshots_unbound} written before snapshots were bound (never loaded)"
+        if result.snapshots_unbound
+        else ""
+    )
+    if result.snapshot_failure is None:
+        return f"Snapshots intact: {result.snapshots_checked} verified{unbound}"
+    return (
+        f"Snapshots BROKEN: {result.snapshots_failed} fail, the first: "
+        f"{result.snapshot_failure} ({result.snapshots_checked} verified{unbound})"
+    )
 
 
 @audit.command("export")

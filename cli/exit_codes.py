@@ -32,7 +32,8 @@ STORE_ERROR: Final = 7
 """The store is missing, corrupt, locked, lacks its keys, or already exists."""
 
 VERIFY_FAILED: Final = 8
-"""``audit verify`` found the hash chain broken: the store was changed outside miljo."""
+"""``audit verify`` found the hash chain or a snapshot broken: the store was changed outside
+miljo."""
 
 #: Every code with a one-line meaning, in order (used by docs/cli.md).
 MEANINGS: Final[tuple[tuple[int, str, str], ...]] = (
@@ -59,6 +60,7 @@ MEANINGS: Final[tuple[tuple[int, str, str], ...]] = (
     (
         VERIFY_FAILED,
         "VERIFY_FAILED",
-        "audit verify found the hash chain broken (the store was changed outside miljo)",
+        "audit verify found the hash chain or a snapshot broken (the store was changed "
+        "outside miljo)",
     ),
 )
