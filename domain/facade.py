@@ -278,7 +278,11 @@ def _exclusive(method: Callable[Concatenate[Miljo, P], T]) -> Callable[Concatena
     @functools.wraps(method)
     def exclusive(self: Miljo, /, *args: P.args, **kwargs: P.kwargs) -> T:
         with self.app.repository.scope():
-            return method(self, *args, **kwargs)
+            outer, self._authorized = self._authorized, None
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._authorized = outer
 
     return exclusive
 
@@ -308,6 +312,9 @@ class Miljo:
         self.max_attempts = max_attempts
         #: Aggregates loaded by the command running now (:meth:`_attempt`), else None.
         self._loaded: list[MiljoAggregate] | None = None
+        #: The running facade call's last access check of a write, to make again before a
+        #: retry (:meth:`_run`): the store has changed, and with it perhaps the answer.
+        self._authorized: Callable[[], object] | None = None
 
     def close(self) -> None:
         self.views.close()
@@ -364,8 +371,11 @@ class Miljo:
                     return self._attempt(command)
                 except IntegrityError:
                     # Another writer got there first: look at the store again (the write
-                    # watch, the keyring), reload and decide again.
+                    # watch, the keyring), check access again (the other writer may have
+                    # restricted the record, or ended an assignment), reload and decide again.
                     repository.refresh()
+                    if self._authorized is not None:
+                        self._authorized()
                     continue
             try:
                 return self._attempt(command)
@@ -418,6 +428,18 @@ class Miljo:
         the scopes :func:`~domain.policy.restriction_scopes` names for the operation.
         ``observation_id``: the observation a correction concerns (its author's relation)."""
         operation = FACADE_OPERATIONS[method]
+        if operation in WRITE_OPERATIONS:
+            self._authorized = functools.partial(
+                self._authorize,
+                actor,
+                method,
+                school=school,
+                student_id=student_id,
+                meeting_id=meeting_id,
+                observation_id=observation_id,
+                reason=reason,
+                restricted=restricted,
+            )
         if is_school_bound(actor.role):
             refusal = scope_denied(
                 actor, operation, self._schools_of(school, student_id, meeting_id)
@@ -1872,6 +1894,9 @@ class Miljo:
                     item.concern_id, []
                 )
                 if meeting_id in discussed or not student.is_active:
+                    continue
+                if self._restricted(student, "case"):
+                    # A restricted case is not changed (ADR 0010): its concern stays open.
                     continue
                 student.record_concern_discussed(
                     concern_id=item.concern_id, meeting_id=meeting_id, actor=actor, at=at

@@ -347,36 +347,34 @@ NEED_TO_KNOW_RELATIONS: Final[Mapping[Operation, frozenset[Relation]]] = Mapping
 # ---------------------------------------------------------------------------------------------
 
 #: The restriction scopes (``domain.student.RESTRICTION_SCOPES``) and the write operations on
-#: one student that change a record of that scope. ``case`` is everything about the student:
-#: their case (observations, concerns, consents, referrals), their plans, their vedtak, and
-#: new links of the student into the team's plan (an assignment, which delivers a vedtak, so
-#: a restricted vedtak freezes it too) or a meeting (an agenda item). Deliberately absent
-#: (docs/adr/0010-access-policy.md, addendum on restricted records): the roster (class
-#: changes and departures: school data, read without opening the case), the appeal (the
-#: parties' right of appeal, and processing for a legal claim), erasure (touches only data
-#: outside the archive, which restriction does not cover) and restricting or lifting itself.
+#: one student that change a record of that scope. A restriction freezes what is recorded:
+#: corrections, withdrawals and status changes of the case's entries (``case``), the plans
+#: (``aktivitetsplan``; the operation covers creating one too), and the vedtak's own record:
+#: its recommendation, decision, amendment, revocation, notice and expiry (``vedtak``).
+#: ``case`` freezes all of them. New entries stay possible under every restriction
+#: (docs/adr/0010-access-policy.md, addendum on restricted records, as amended): a new
+#: observation or concern (every adult's duty to notice and report, opplæringslova § 12-4, must
+#: not depend on whether the case is sperret), a new consent or referral, an agenda item, a new
+#: vedtak case, and the delivery of a vedtak in force (recorded deliveries and the assignments
+#: that make them are the evidence in a complaint about hours not given). Also absent: the
+#: roster (class changes and departures: school data, read without opening the case), the
+#: appeal (the parties' right of appeal, and processing for a legal claim), erasure (touches
+#: only data outside the archive, which restriction does not cover) and restricting or
+#: lifting itself.
 _CASE_WRITES: Final = frozenset(
     {
-        Operation.RECORD_OBSERVATION,
         Operation.CORRECT_OBSERVATION,
-        Operation.RAISE_CONCERN,
-        Operation.RECORD_CONSENT,
         Operation.WITHDRAW_CONSENT,
-        Operation.MAKE_REFERRAL,
         Operation.CHANGE_REFERRAL,
-        Operation.MANAGE_MEETING,  # with a student: an agenda item about them
     }
 )
 _PLAN_WRITES: Final = frozenset({Operation.MANAGE_AKTIVITETSPLAN})
 _VEDTAK_WRITES: Final = frozenset(
     {
-        Operation.OPEN_VEDTAK,
         Operation.RECORD_RECOMMENDATION,
         Operation.DECIDE_VEDTAK,
         Operation.SEND_NOTICE,
-        Operation.RECORD_DELIVERY,
         Operation.RECORD_VEDTAK_EXPIRY,
-        Operation.ASSIGN,  # with a student: an assignment always delivers one of their vedtak
     }
 )
 RESTRICTED_BY: Final[Mapping[str, frozenset[Operation]]] = MappingProxyType(
@@ -389,6 +387,14 @@ RESTRICTED_BY: Final[Mapping[str, frozenset[Operation]]] = MappingProxyType(
 #: Writes on one student that no restriction freezes (see :data:`RESTRICTED_BY`).
 UNRESTRICTED_WRITES: Final = frozenset(
     {
+        Operation.RECORD_OBSERVATION,
+        Operation.RAISE_CONCERN,
+        Operation.RECORD_CONSENT,
+        Operation.MAKE_REFERRAL,
+        Operation.MANAGE_MEETING,
+        Operation.OPEN_VEDTAK,
+        Operation.RECORD_DELIVERY,
+        Operation.ASSIGN,
         Operation.CHANGE_CLASS,
         Operation.RECORD_DEPARTURE,
         Operation.MANAGE_APPEAL,

@@ -47,6 +47,10 @@ def plan(cli: Cli) -> str:
 def test_writes_on_restricted_records_are_refused(school: Cli, scope: str) -> None:
     vedtak = vedtak_in_force(school)
     plan_id = plan(school)
+    observation = school.new_id(
+        "--as", COORDINATOR, "student", "observe", *STUDENT, "--arena", "other",
+        "--category", "other", "--text", "Før sperringen",
+    )  # fmt: skip
     school.ok(
         "--as", REKTOR, "student", "restrict", *STUDENT, "--scope", scope, "--reason", WHY
     )  # fmt: skip
@@ -56,8 +60,6 @@ def test_writes_on_restricted_records_are_refused(school: Cli, scope: str) -> No
             "--as", REKTOR, "vedtak", "amend", vedtak, "--assistant", "120",
             "--organisation", "o", "--content", "c", "--reasons", "r", "--to", "2025-06-20",
         ),
-        ("--as", COORDINATOR, "vedtak", "deliver", vedtak, "--week-of", "2024-09-16",
-         "--assistant", "2"),
         ("--as", REKTOR, "vedtak", "revoke", vedtak, "--reasons", "r"),
     ]  # fmt: skip
     plan_writes: list[tuple[str, ...]] = [
@@ -65,8 +67,10 @@ def test_writes_on_restricted_records_are_refused(school: Cli, scope: str) -> No
          "--reason", "r"),
     ]  # fmt: skip
     case_writes: list[tuple[str, ...]] = [
-        ("--as", COORDINATOR, "student", "observe", *STUDENT, "--arena", "other",
-         "--category", "other", "--text", "."),
+        ("--as", COORDINATOR, "student", "correct-observation", *STUDENT,
+         "--observation", observation, "--arena", "break", "--category", "other",
+         "--text", "Rettet", "--observed-at", "2024-09-02T10:15:00+02:00",
+         "--reason", "feil arena"),
     ]  # fmt: skip
     frozen = {
         "case": vedtak_writes + plan_writes + case_writes,
@@ -77,6 +81,16 @@ def test_writes_on_restricted_records_are_refused(school: Cli, scope: str) -> No
         line = school.fails(exit_codes.ACCESS_DENIED, *command)
         assert "restricted (sperret)" in line, command
     assert school.event_count() == events
+    # new entries go on under every restriction: an observation (the duty to report) and
+    # the delivery of the vedtak in force (the evidence of hours given)
+    school.ok(
+        "--as", ANY_TEACHER, "student", "observe", *STUDENT, "--arena", "other",
+        "--category", "other", "--text", ".",
+    )  # fmt: skip
+    school.ok(
+        "--as", COORDINATOR, "vedtak", "deliver", vedtak, "--week-of", "2024-09-16",
+        "--assistant", "2",
+    )  # fmt: skip
     # what the scope does not cover goes on; lifting stays possible
     if scope != "case":
         school.ok(*case_writes[0])

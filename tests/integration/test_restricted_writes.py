@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
@@ -26,7 +27,7 @@ from domain.errors import AccessDenied, RecordRestricted
 from domain.facade import Miljo
 from domain.policy import FACADE_OPERATIONS, WRITE_OPERATIONS
 from domain.values import HoursByCompetence
-from tests.integration.conftest import GJESDAL, build_gjesdal
+from tests.integration.conftest import GJESDAL, build_gjesdal, new_sqlite_store, two_writers
 from tests.support import (
     ADMIN,
     COORDINATOR,
@@ -171,17 +172,17 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
     # -- the case
     (
         "record_observation",
-        CASE,
+        NONE,
         lambda c: c.miljo.record_observation(
             COORDINATOR, c.kari, arena="break", categories=["conflict"], text="Krangel"
         ),
         "",
     ),
     ("correct_observation", CASE, correct_observation, ""),
-    ("raise_concern", CASE, lambda c: c.miljo.raise_concern(TEACHER, c.kari, summary="Sliten"), ""),
+    ("raise_concern", NONE, lambda c: c.miljo.raise_concern(TEACHER, c.kari, summary="Sliten"), ""),
     (
         "record_consent",
-        CASE,
+        NONE,
         lambda c: c.miljo.record_consent(
             COORDINATOR, c.kari, giver="guardian", scope_kind="body", scope="ppt", valid_from=TODAY
         ),
@@ -197,7 +198,7 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
     ),
     (
         "make_referral",
-        CASE,
+        NONE,
         lambda c: c.miljo.make_referral(COORDINATOR, c.kari, body="ppt", reason="Utredning"),
         "referral",
     ),
@@ -211,7 +212,7 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
     ),
     (
         "add_agenda_item",
-        CASE,
+        NONE,
         lambda c: c.miljo.add_agenda_item(
             COORDINATOR, c.meeting, subject_kind="student", title="Friminutt", student_id=c.kari
         ),
@@ -255,7 +256,7 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
     # -- vedtak
     (
         "open_vedtak",
-        VEDTAK,
+        NONE,
         lambda c: c.miljo.open_vedtak(SPED_LEAD, c.kari, kind="personal_assistance"),
         "",
     ),
@@ -271,16 +272,16 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
     ("send_vedtak_notice", VEDTAK, lambda c: c.miljo.send_vedtak_notice(INSPEKTOR, c.opened), ""),
     (
         "record_delivery",
-        VEDTAK,
-        lambda c: c.miljo.record_delivery(COORDINATOR, c.opened, week_of=TODAY, minutes=WEEK),
+        NONE,
+        lambda c: c.miljo.record_delivery(COORDINATOR, c.noticed, week_of=TODAY, minutes=WEEK),
         "",
     ),
     (
         "correct_delivery",
-        VEDTAK,
+        NONE,
         lambda c: c.miljo.correct_delivery(
             COORDINATOR,
-            c.opened,
+            c.noticed,
             week_of=TODAY,
             minutes=HoursByCompetence(assistant=90),
             reason="Feil uke",
@@ -300,7 +301,7 @@ WRITES: Final[tuple[tuple[str, frozenset[str], Write, str], ...]] = (
         lambda c: c.miljo.record_vedtak_expiry(SPED_LEAD, c.ended),
         "",
     ),
-    ("assign", VEDTAK, lambda c: assign(c, c.noticed), ""),  # delivers a vedtak
+    ("assign", NONE, lambda c: assign(c, c.noticed), ""),  # delivers a vedtak in force
     # -- not frozen by any restriction
     (
         "lodge_appeal",
@@ -405,12 +406,7 @@ def test_a_restriction_freezes_exactly_its_records(miljo: Miljo, scope: str) -> 
 @pytest.mark.parametrize(
     ("scope", "write"),
     [
-        (
-            "case",
-            lambda c: c.miljo.record_observation(
-                COORDINATOR, c.kari, arena="break", categories=["conflict"], text="Krangel"
-            ),
-        ),
+        ("case", correct_observation),
         ("vedtak", decide),
         (
             "aktivitetsplan",
@@ -463,3 +459,62 @@ def test_a_role_that_may_not_write_anyway_is_told_only_that(miljo: Miljo) -> Non
         )
     assert not isinstance(caught.value, RecordRestricted)
     assert str(caught.value) == "role inspektor may not decide, amend or revoke a vedtak"
+
+
+def test_a_restriction_committed_while_a_write_is_retried_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two store objects, as two processes. The first checks a correction (allowed), then the
+    second restricts the case before the first saves: the save conflicts, and the retry
+    checks access again instead of applying the correction to a restricted case."""
+    location = new_sqlite_store(tmp_path / "miljo.sqlite")
+    clock = FakeClock()
+    with two_writers(location, clock) as (first, second):
+        case = build(first)
+        real = first._authorize
+        restricted: list[bool] = []
+
+        def authorize_then_restrict(*args: Any, **kwargs: Any) -> Any:
+            decision = real(*args, **kwargs)
+            if not restricted:  # only the first check: the second restricts right after it
+                restricted.append(True)
+                second.restrict_records(REKTOR, case.kari, scope="case", reason="Klagesak")
+            return decision
+
+        monkeypatch.setattr(first, "_authorize", authorize_then_restrict)
+        case.miljo = first
+        before = first.event_count()
+        with pytest.raises(RecordRestricted):
+            correct_observation(case)
+        assert restricted == [True]
+        assert first.event_count() == before + 1  # the restriction, and no correction
+
+
+def test_holding_a_meeting_leaves_a_restricted_cases_concern_open(miljo: Miljo) -> None:
+    """Marking a concern discussed changes the case; on a restricted case it stays open."""
+    case = build(miljo)
+    concern = miljo.raise_concern(TEACHER, case.kari, summary="Sliten")
+    miljo.add_agenda_item(
+        COORDINATOR,
+        case.meeting,
+        subject_kind="student",
+        title="Sliten",
+        student_id=case.kari,
+        concern_id=concern,
+    )
+    miljo.restrict_records(REKTOR, case.kari, scope="case", reason="Klagesak")
+    miljo.record_meeting_held(COORDINATOR, case.meeting)
+    concerns = miljo.student_case(REKTOR, case.kari, reason="Kontroll").concerns
+    assert [c.discussed_in for c in concerns if c.concern_id == concern] == [[]]
+    # without the restriction, the same meeting marks it discussed
+    other = miljo.schedule_meeting(
+        COORDINATOR, school=GJESDAL, kind="ressursteam", scheduled_at=miljo.clock.now()
+    )
+    miljo.lift_restriction(REKTOR, case.kari, scope="case", reason="Avgjort")
+    miljo.add_agenda_item(
+        COORDINATOR, other, subject_kind="student", title="Igjen", student_id=case.kari,
+        concern_id=concern,
+    )  # fmt: skip
+    miljo.record_meeting_held(COORDINATOR, other)
+    concerns = miljo.student_case(REKTOR, case.kari).concerns
+    assert [c.discussed_in for c in concerns if c.concern_id == concern] == [[other]]

@@ -40,25 +40,25 @@ EXPECTED_SCOPES: Final = {
     "register_student": "",
     "change_class": "",  # the roster: school data, read without opening the case
     "record_departure": "",
-    "record_observation": "case",
+    "record_observation": "",  # a new entry: the duty to report (opplæringslova § 12-4)
     "correct_observation": "case",
-    "raise_concern": "case",
-    "record_consent": "case",
+    "raise_concern": "",
+    "record_consent": "",
     "withdraw_consent": "case",
-    "make_referral": "case",
+    "make_referral": "",
     "change_referral": "case",
     "manage_aktivitetsplan": "aktivitetsplan case",
-    "open_vedtak": "case vedtak",
+    "open_vedtak": "",  # a new vedtak case
     "record_recommendation": "case vedtak",
     "decide_vedtak": "case vedtak",
     "send_notice": "case vedtak",
     "manage_appeal": "",  # the parties' appeal (a legal claim)
-    "record_delivery": "case vedtak",
+    "record_delivery": "",  # delivering a vedtak in force: the evidence of hours given
     "record_vedtak_expiry": "case vedtak",
     "manage_team": "",
-    "assign": "case vedtak",  # a student assignment delivers one of their vedtak
+    "assign": "",  # a student assignment delivers one of their vedtak
     "schedule_meeting": "",
-    "manage_meeting": "case",  # an agenda item about the student
+    "manage_meeting": "",  # an agenda item about the student: a new entry
     "erase_personal_data": "",  # touches only data outside the archive
     "restrict_record": "",  # restricting and lifting
     "admin_store": "",
@@ -143,6 +143,14 @@ def test_the_scopes_of_every_write_are_the_expected_ones() -> None:
 
 def test_the_writes_about_a_student_no_restriction_freezes() -> None:
     assert {op.value for op in UNRESTRICTED_WRITES} == {
+        "record_observation",
+        "raise_concern",
+        "record_consent",
+        "make_referral",
+        "manage_meeting",
+        "open_vedtak",
+        "record_delivery",
+        "assign",
         "change_class",
         "record_departure",
         "manage_appeal",
@@ -176,10 +184,12 @@ def test_a_refused_restricted_write_is_named_only_to_a_role_that_may_make_it() -
     assert type(other_role) is AccessDenied
     # need-to-know not met: the plain refusal, whatever the restriction
     stranger = denied(
-        request(Role.LAERER, Operation.RECORD_CONSENT, Relation.NONE, restricted=True)
+        request(Role.LAERER, Operation.WITHDRAW_CONSENT, Relation.NONE, restricted=True)
     )
     assert type(stranger) is AccessDenied
-    named = denied(request(Role.LAERER, Operation.RECORD_CONSENT, Relation.NAMED, restricted=True))
+    named = denied(
+        request(Role.LAERER, Operation.WITHDRAW_CONSENT, Relation.NAMED, restricted=True)
+    )
     assert isinstance(named, RecordRestricted)
     # a read of a restricted record is refused as before, never as a write
     read = denied(request(Role.INSPEKTOR, Operation.READ_CASE, Relation.NONE, restricted=True))
