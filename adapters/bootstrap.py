@@ -250,6 +250,13 @@ def _init_postgres(location: StoreLocation, target: PostgresTarget) -> list[Path
     return created
 
 
+def create_owner_only(db_path: Path) -> None:
+    """Create the empty file of a new SQLite store, readable by its owner only, before SQLite
+    opens it: SQLite gives the WAL and shared-memory files the database file's permissions,
+    and an empty file is a new database. Refuses an existing file."""
+    os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def init_store(location: StoreLocation) -> list[Path]:
     """Create the store's folder (or PostgreSQL schema), key files and empty tables.
     Refuses to overwrite."""
@@ -261,9 +268,7 @@ def init_store(location: StoreLocation) -> list[Path]:
         raise StoreError(f"store {location.db_path} already exists; refusing to overwrite")
     location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = _create_keys(location.keys_dir)
-    # The file is made owner-only before SQLite opens it (SQLite gives its WAL and shared
-    # memory files the database file's permissions); an empty file is a new database.
-    os.close(os.open(location.db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    create_owner_only(location.db_path)
     app = _application(location)
     try:
         SQLiteViewStore(app, location.db_path).close()

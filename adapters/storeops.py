@@ -40,6 +40,7 @@ from adapters.bootstrap import (
     _check_miljo_tables,
     _check_sqlite_file,
     _postgres_views,
+    create_owner_only,
     open_store,
 )
 from adapters.chain import VerifyResult
@@ -626,7 +627,9 @@ def _open_source(location: StoreLocation) -> tuple[Source, Callable[[], None], O
 
 
 def _create_sqlite_target(location: StoreLocation, db_path: Path) -> Target:
-    """Empty tables of a new SQLite store (its key files are already in place)."""
+    """Empty tables of a new SQLite store (its key files are already in place), in a file
+    readable by its owner only."""
+    create_owner_only(db_path)
     app = _application(location)
     try:
         SQLiteViewStore(app, db_path).close()

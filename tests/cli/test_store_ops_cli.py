@@ -79,6 +79,9 @@ def test_copy_to_a_sqlite_file(school: Cli, tmp_path: Path) -> None:
     target = tmp_path / "kopi" / "miljo.sqlite"
     out = school.ok("store", "copy", "--to", str(target)).stdout
     assert "chain verified" in out
+    # the copy is as private as a store made by init: the file and any WAL/shm beside it
+    copied = [target, *target.parent.glob("miljo.sqlite-*")]
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in copied), copied
     store = ("--store", str(target))
     verifies(school, *store)
     assert school.json(*store, "store", "info")["event_count"] == school.event_count()
