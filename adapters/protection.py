@@ -76,6 +76,7 @@ _NONCE: Final = 12
 _MAC: Final = 32
 _BINDING_LABEL: Final = b"miljo-snapshot\x00"
 _VERSION: Final = struct.Struct(">Q")
+_TOPIC_LENGTH: Final = struct.Struct(">I")
 
 _log = logging.getLogger(__name__)
 
@@ -197,8 +198,17 @@ def _hex(value: UUID | str) -> str:
 
 def snapshot_binding(originator_id: UUID | str, version: int, topic: str) -> bytes:
     """What a snapshot payload is bound to: its row's originator id, version and topic
-    (the AES-GCM associated data, and the HMAC's input before the ciphertext)."""
-    return _BINDING_LABEL + _uuid(originator_id).bytes + _VERSION.pack(version) + topic.encode()
+    (the AES-GCM associated data, and the HMAC's input before the ciphertext). The topic is
+    length-prefixed, so the HMAC's input (binding, then nonce and ciphertext) has one reading
+    only: bytes cannot move between the topic and the payload."""
+    encoded = topic.encode()
+    return (
+        _BINDING_LABEL
+        + _uuid(originator_id).bytes
+        + _VERSION.pack(version)
+        + _TOPIC_LENGTH.pack(len(encoded))
+        + encoded
+    )
 
 
 #: What :func:`check_snapshot` found: bound and intact, unbound (format 1), or wrong.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
@@ -21,9 +22,9 @@ from eventsourcing.application import (
     ProcessingEvent,
     Repository,
 )
-from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate, Snapshot
 from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent
-from eventsourcing.utils import Environment, EnvType, strtobool
+from eventsourcing.utils import Environment, EnvType, TopicError, strtobool
 
 from domain.base import MiljoAggregate
 from domain.casefile import VALUE_TYPES as CASEFILE_VALUE_TYPES
@@ -46,6 +47,8 @@ VALUE_TYPES: tuple[type[Any], ...] = (
     *MEETING_VALUE_TYPES,
     *CASEFILE_VALUE_TYPES,
 )
+
+_log = logging.getLogger(__name__)
 
 #: Snapshot every N events per aggregate kind (long streams load from the newest snapshot).
 SNAPSHOT_INTERVALS: dict[type[Any], int] = {
@@ -301,9 +304,24 @@ class MiljoRepository(Repository[UUID]):
         if snapshot is not None:
             try:
                 first = snapshot_store.mapper.to_domain_event(snapshot)
-            except UntrustedSnapshot:
-                # A cache the mapper cannot trust: replay the whole stream instead (the
-                # events are the record; ``audit verify`` reports the snapshot).
+                if not isinstance(first, Snapshot):  # an event's row put in the snapshot table
+                    raise UntrustedSnapshot(
+                        f"the snapshot row of stream {aggregate_id} at version "
+                        f"{snapshot.originator_version} is not a snapshot"
+                    )
+            except (UntrustedSnapshot, TopicError, ValueError) as refused:
+                # A cache that cannot be trusted (refused by the mapper, an unknown or an
+                # event's topic, a payload that does not decode): replay the whole stream
+                # instead. The events are the record; ``audit verify`` reports the row.
+                if not isinstance(refused, UntrustedSnapshot):
+                    _log.warning(
+                        "the snapshot of stream %s at version %s does not decode (%s); "
+                        "ignored, the stream is replayed from its events",
+                        aggregate_id,
+                        snapshot.originator_version,
+                        type(refused).__name__,
+                    )
+                first = None
                 stored = None
         events: Iterable[Any]
         if stored is None:  # the library's read of the events (after the snapshot, if any)

@@ -230,6 +230,59 @@ def test_a_snapshot_moved_to_another_stream_is_ignored_and_named(
     snapshot_broken(store_location, other, INTERVAL)
 
 
+def rows(location: StoreLocation, stream: UUID) -> list[tuple[int, str, bytes]]:
+    with database(location) as (conn, table, marker):
+        found = conn.execute(
+            f"SELECT originator_version, topic, state FROM {table} "  # noqa: S608 - test's own table name
+            f"WHERE originator_id = {marker} ORDER BY originator_version",
+            (key(location, stream),),
+        ).fetchall()
+    return [(int(v), str(t), bytes(s)) for v, t, s in found]
+
+
+def test_bytes_moved_between_the_topic_and_the_payload_are_named(
+    store_location: StoreLocation,
+) -> None:
+    """The review's ambiguity: the topic's last byte moved in front of the nonce. The topic is
+    length-prefixed in the binding, so verify sees it; the row's topic no longer resolves, and
+    the load replays instead of failing."""
+    school_id = build(store_location)
+    version, topic, state = rows(store_location, school_id)[-1]
+    shifted = state[:1] + state[1:33] + topic[-1:].encode() + state[33:]
+    execute(
+        store_location,
+        "UPDATE {t} SET topic = ?, state = ? WHERE originator_id = ? AND originator_version = ?",
+        topic[:-1],
+        shifted,
+        key(store_location, school_id),
+        version,
+    )
+    assert active_students(store_location) == STUDENTS
+    result = verify_store(store_location)
+    assert not result.ok
+    assert result.snapshot_failure is not None
+    assert result.snapshot_failure.startswith(f"snapshot of stream {school_id.hex} at version")
+
+
+def test_an_events_row_put_in_the_snapshot_table_is_not_loaded(
+    store_location: StoreLocation,
+) -> None:
+    """An event's stored row (its own topic, an unbound payload the payload key opens) copied
+    into the snapshot table at a later version: the load refuses it as a starting point."""
+    school_id = build(store_location)
+    with opened(store_location, 950) as miljo:
+        [first] = miljo.app.recorder.select_events(school_id, lte=1)
+    execute(
+        store_location,
+        "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+        key(store_location, school_id),
+        13,
+        first.topic,
+        first.state,
+    )
+    assert active_students(store_location) == STUDENTS
+
+
 def test_the_cli_names_a_broken_snapshot(tmp_path: Path) -> None:
     location = StoreLocation(tmp_path / "miljo.sqlite", tmp_path / "miljo.keys")
     init_store(location)
