@@ -1839,6 +1839,7 @@ class Miljo:
                 text=text,
                 responsible=responsible,
                 due=due,
+                consent_lookup=self._consent_lookup(),
                 actor=actor,
                 at=at,
             )

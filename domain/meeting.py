@@ -9,8 +9,8 @@ Consent (domain.md, "a named student is discussed with external services only wi
 consent; otherwise anonymously"): when an external body takes part, every named student item
 must be covered by a consent for that body (or for the meeting kind) on the meeting's date (the
 date held once held, else the date scheduled). It is checked each time that can change or
-matter: when a named item or an external body is added, when a note is recorded on a named
-item, and when the meeting is recorded as held, on the date it was held. A consent can end or
+matter: when a named item or an external body is added, when a note or a decision is
+recorded on a named item, and when the meeting is recorded as held, on the date it was held. A consent can end or
 be withdrawn after the item was put on the agenda, and the meeting can be held on another day
 than scheduled; holding is then refused (``ConsentRequired``, naming the item, the body and the
 date, never the student): the school records the consent again if it is given, or discusses
@@ -544,12 +544,18 @@ class Meeting(MiljoAggregate):
         text: str,
         responsible: str | None,
         due: date | None,
+        consent_lookup: ConsentLookup,
         actor: Actor,
         at: datetime,
     ) -> None:
+        """A decision on an agenda item; on a named student item with external bodies
+        present, only while consent covers it on the meeting's date (as a note)."""
         self._require_open_minutes()
         _check_uuid(decision_id, "decision id")
         item = self._item(item_id)
+        if item.student_id is not None:
+            for body in self.external_bodies:
+                self._require_consent(item.item_id, item.student_id, body, consent_lookup)
         outcome_value = _parse(DecisionOutcome, outcome, "decision outcome")
         check_text(text, "decision text")
         if (responsible is None) != (due is None):

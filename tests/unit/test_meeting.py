@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import attrs
 import pytest
@@ -163,8 +163,12 @@ def with_named_item() -> Meeting:
     return meeting
 
 
-def decide_measure(meeting: Meeting, *, decision_id: UUID = DECISION_1, due: date) -> None:
+def decide_measure(
+    meeting: Meeting, *, decision_id: UUID = DECISION_1, due: date, consents: Any = None
+) -> None:
+    """A measure on ITEM_1 (``consents``: the lookup, for a meeting with external bodies)."""
     meeting.record_decision(
+        consent_lookup=must_not_be_called if consents is None else consents,
         decision_id=decision_id,
         item_id=ITEM_1,
         outcome="measure",
@@ -486,6 +490,33 @@ def test_a_note_on_a_named_item_needs_consent_on_the_meeting_date() -> None:
     assert len(new_events(meeting)) == 1
 
 
+def test_a_decision_on_a_named_item_needs_consent_on_the_meeting_date() -> None:
+    # given Sigrid's case on the arbeidslag agenda, then the consent for PPT withdrawn
+    consents = all_bodies_for(SIGRID)
+    meeting = arbeidslag(consents)
+    add_named(meeting, consents)
+    add_anonymous(meeting, consents)
+    new_events(meeting)
+    consents.covered.discard((SIGRID, "ppt"))
+
+    def decide(item_id: UUID, lookup: Any) -> None:
+        meeting.record_decision(
+            decision_id=uuid4(), item_id=item_id, outcome="measure", text=DECISION_TEXT,
+            responsible="p-mt1", due=date(2024, 10, 1), consent_lookup=lookup,
+            actor=SPED_LEAD, at=AFTER,
+        )  # fmt: skip
+
+    # when a decision is recorded on her item, then it is refused, and nothing is recorded
+    with pytest.raises(ConsentRequired) as caught:
+        decide(ITEM_1, consents)
+    assert (caught.value.context["body"], caught.value.context["item_id"]) == ("ppt", ITEM_1)
+    assert DECISION_TEXT not in str(caught.value)
+    assert new_events(meeting) == []
+    # a decision on the anonymous item asks for no consent
+    decide(ITEM_2, must_not_be_called)
+    assert len(new_events(meeting)) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Agenda items: field presence per subject kind
 # ---------------------------------------------------------------------------------------------
@@ -684,6 +715,7 @@ def test_decision_with_action_copies_student_and_opens_action() -> None:
 def test_advice_needs_no_action() -> None:
     meeting = with_named_item()
     meeting.record_decision(
+        consent_lookup=must_not_be_called,
         decision_id=DECISION_1,
         item_id=ITEM_1,
         outcome="advice",
@@ -701,6 +733,7 @@ def test_measure_requires_an_action() -> None:
     meeting = with_named_item()
     with pytest.raises(ActionRequired):
         meeting.record_decision(
+            consent_lookup=must_not_be_called,
             decision_id=DECISION_1,
             item_id=ITEM_1,
             outcome="measure",
@@ -728,6 +761,7 @@ def test_decision_rejects_bad_values(
     meeting = with_named_item()
     with pytest.raises(InvalidValue):
         meeting.record_decision(
+            consent_lookup=must_not_be_called,
             decision_id=DECISION_1,
             item_id=ITEM_1,
             outcome=outcome,
@@ -744,6 +778,7 @@ def test_decision_refused_for_unknown_item_or_duplicate_id() -> None:
     meeting = with_named_item()
     with pytest.raises(UnknownEntry):
         meeting.record_decision(
+            consent_lookup=must_not_be_called,
             decision_id=DECISION_1,
             item_id=ITEM_2,
             outcome="advice",
@@ -763,6 +798,7 @@ def test_decision_on_anonymous_item_has_no_student() -> None:
     meeting = arbeidslag()
     add_anonymous(meeting, must_not_be_called, item_id=ITEM_2)
     meeting.record_decision(
+        consent_lookup=must_not_be_called,
         decision_id=DECISION_1,
         item_id=ITEM_2,
         outcome="arbeidslag",
@@ -800,6 +836,7 @@ def test_open_actions_by_due_date_and_completion() -> None:
 def test_complete_action_refused_for_unknown_or_actionless_decision() -> None:
     meeting = with_named_item()
     meeting.record_decision(
+        consent_lookup=must_not_be_called,
         decision_id=DECISION_1,
         item_id=ITEM_1,
         outcome="advice",
@@ -1031,7 +1068,7 @@ def full_arbeidslag() -> tuple[Meeting, list[Meeting.Event]]:
     meeting.record_note(
         consent_lookup=consents, item_id=ITEM_1, text=NOTE, actor=COORDINATOR, at=AFTER
     )
-    decide_measure(meeting, due=date(2024, 9, 25))
+    decide_measure(meeting, due=date(2024, 9, 25), consents=consents)
     meeting.record_held(consent_lookup=consents, held_at=MEETING_AT, actor=SPED_LEAD, at=AFTER)
     meeting.close_minutes(actor=SPED_LEAD, at=AFTER)
     meeting.amend_minutes(
