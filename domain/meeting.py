@@ -9,14 +9,14 @@ Consent (domain.md, "a named student is discussed with external services only wi
 consent; otherwise anonymously"): when an external body takes part, every named student item
 must be covered by a consent for that body (or for the meeting kind) on the meeting's date (the
 date held once held, else the date scheduled). It is checked each time that can change or
-matter: when a named item or an external body is added, when a note or a decision is
-recorded on a named item, and when the meeting is recorded as held, on the date it was held. A consent can end or
-be withdrawn after the item was put on the agenda, and the meeting can be held on another day
-than scheduled; holding is then refused (``ConsentRequired``, naming the item, the body and the
-date, never the student): the school records the consent again if it is given, or discusses
-the case anonymously at another meeting (a meeting with no notes or decisions can be
-cancelled). The Meeting does not load Student aggregates; the caller passes a
-``ConsentLookup`` built from them.
+matter: when a named item or an external body is added, when a note or a decision is recorded
+on a named item, and when the meeting is recorded as held, on the date it was held. A consent
+can end or be withdrawn after the item was put on the agenda, and the meeting can be held on
+another day than scheduled; holding is then refused (``ConsentRequired``, naming the item, the
+body and the date, never the student): the school records the consent again if it is given, or
+discusses the case anonymously at another meeting (a meeting with no notes or decisions can be
+cancelled). The Meeting does not load Student aggregates; the caller passes a ``ConsentLookup``
+built from them.
 """
 
 from __future__ import annotations
