@@ -305,18 +305,16 @@ class MiljoRepository(Repository[UUID]):
             try:
                 first = snapshot_store.mapper.to_domain_event(snapshot)
                 if not isinstance(first, Snapshot):  # an event's row put in the snapshot table
-                    raise UntrustedSnapshot(
-                        f"the snapshot row of stream {aggregate_id} at version "
-                        f"{snapshot.originator_version} is not a snapshot"
-                    )
-            except (UntrustedSnapshot, TopicError, ValueError) as refused:
+                    raise TypeError(f"{type(first).__name__} is not a snapshot")
+            except (UntrustedSnapshot, TopicError, ValueError, TypeError) as refused:
                 # A cache that cannot be trusted (refused by the mapper, an unknown or an
-                # event's topic, a payload that does not decode): replay the whole stream
-                # instead. The events are the record; ``audit verify`` reports the row.
+                # event's topic, a payload that does not decode, a row that is no snapshot):
+                # replay the whole stream instead. The events are the record; ``audit
+                # verify`` reports the row. (The mapper logs its own refusals.)
                 if not isinstance(refused, UntrustedSnapshot):
                     _log.warning(
-                        "the snapshot of stream %s at version %s does not decode (%s); "
-                        "ignored, the stream is replayed from its events",
+                        "the snapshot row of stream %s at version %s is not a snapshot this "
+                        "store wrote (%s); ignored, the stream is replayed from its events",
                         aggregate_id,
                         snapshot.originator_version,
                         type(refused).__name__,
