@@ -87,6 +87,7 @@ from adapters.views import (
     Progress,
     ViewError,
     index_name,
+    range_clause,
     trim_school_cache,
     where_clause,
 )
@@ -1100,11 +1101,9 @@ class SqlViewStore(PagedCatchUp):
     def latest(
         self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
     ) -> Any:
-        clause = where_clause(table, where, self.P, (column,))
-        params = list(where.values())
-        if before is not None:
-            clause += f" AND {column} < {self.P}"
-            params.append(before)
+        bounds, limits = range_clause(column, self.P, before=before)
+        clause = where_clause(table, where, self.P, (column,)) + bounds
+        params = [*where.values(), *limits]
         rows = self._query(
             f"SELECT MAX({column}) AS v FROM {self._t(table)} "  # noqa: S608
             f"WHERE {clause} AND {column} IS NOT NULL",
@@ -1121,14 +1120,9 @@ class SqlViewStore(PagedCatchUp):
         after: str | None,
         before: str | None,
     ) -> list[Row]:
-        clause = where_clause(table, where, self.P, (column,))
-        params = list(where.values())
-        if after is not None:
-            clause += f" AND {column} > {self.P}"
-            params.append(after)
-        if before is not None:
-            clause += f" AND {column} < {self.P}"
-            params.append(before)
+        bounds, limits = range_clause(column, self.P, after=after, before=before)
+        clause = where_clause(table, where, self.P, (column,)) + bounds
+        params = [*where.values(), *limits]
         return self._query(
             f"SELECT * FROM {self._t(table)} "  # noqa: S608
             f"WHERE {clause} AND {column} IS NOT NULL",
@@ -1156,18 +1150,13 @@ class SqlViewStore(PagedCatchUp):
         students: Collection[str],
         before: str | None = None,
     ) -> dict[str, int]:
+        bounds, limits = range_clause("recorded_at", self.P, after=since, before=before)
         statement = (
             f"SELECT student_id AS s, categories AS c, COUNT(*) AS n "  # noqa: S608
-            f"FROM {self._t('observations')} WHERE school = {self.P}"
+            f"FROM {self._t('observations')} WHERE school = {self.P}{bounds} "
+            "GROUP BY student_id, categories"
         )
-        params: list[object] = [school]
-        if since is not None:
-            statement += f" AND recorded_at > {self.P}"
-            params.append(since)
-        if before is not None:
-            statement += f" AND recorded_at < {self.P}"
-            params.append(before)
-        statement += " GROUP BY student_id, categories"
+        params = [school, *limits]
         return count_students_categories(
             ((row["s"], row["c"], row["n"]) for row in self._query(statement, params)), students
         )
@@ -1175,19 +1164,13 @@ class SqlViewStore(PagedCatchUp):
     def event_type_counts(
         self, *, school: str, since: str | None, before: str | None = None
     ) -> dict[str, int]:
+        bounds, limits = range_clause("recorded_at", self.P, after=since, before=before)
         statement = (
             f"SELECT event_type AS k, COUNT(*) AS n FROM {self._t('events')} "  # noqa: S608
-            f"WHERE school = {self.P}"
+            f"WHERE school = {self.P}{bounds} AND event_type NOT LIKE {self.P} "
+            "GROUP BY event_type"
         )
-        params: list[object] = [school]
-        if since is not None:
-            statement += f" AND recorded_at > {self.P}"
-            params.append(since)
-        if before is not None:
-            statement += f" AND recorded_at < {self.P}"
-            params.append(before)
-        statement += f" AND event_type NOT LIKE {self.P} GROUP BY event_type"
-        params.append("AccessLog.%")
+        params = [school, *limits, "AccessLog.%"]
         return {row["k"]: int(row["n"]) for row in self._query(statement, params)}
 
     def history_rows(self, student_id: str, *, until: str | None = None) -> list[Row]:

@@ -176,6 +176,21 @@ def where_clause(
     return " AND ".join(f"{c} = {mark}" for c in where) or "1 = 1"
 
 
+def range_clause(
+    column: str, mark: str, *, after: object | None = None, before: object | None = None
+) -> tuple[str, list[object]]:
+    """`` AND column > ?`` and `` AND column < ?`` for the bounds given (both exclusive;
+    None: unbounded), and their parameters: the since/before limits of the view reads."""
+    clause, params = "", []
+    if after is not None:
+        clause += f" AND {column} > {mark}"
+        params.append(after)
+    if before is not None:
+        clause += f" AND {column} < {mark}"
+        params.append(before)
+    return clause, params
+
+
 def _sqlite_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
     marks = ", ".join("?" for _ in columns)
     return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -476,11 +491,9 @@ class SQLiteViewStore(PagedCatchUp):
     def latest(
         self, table: str, where: Mapping[str, object], column: str, *, before: str | None = None
     ) -> Any:
-        clause = where_clause(table, where, "?", (column,))
-        params = list(where.values())
-        if before is not None:
-            clause += f" AND {column} < ?"
-            params.append(before)
+        bounds, limits = range_clause(column, "?", before=before)
+        clause = where_clause(table, where, "?", (column,)) + bounds
+        params = [*where.values(), *limits]
         row = self.db.execute(
             f"SELECT MAX({column}) FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL",
             params,
@@ -496,14 +509,9 @@ class SQLiteViewStore(PagedCatchUp):
         after: str | None,
         before: str | None,
     ) -> list[dict[str, Any]]:
-        clause = where_clause(table, where, "?", (column,))
-        params = list(where.values())
-        if after is not None:
-            clause += f" AND {column} > ?"
-            params.append(after)
-        if before is not None:
-            clause += f" AND {column} < ?"
-            params.append(before)
+        bounds, limits = range_clause(column, "?", after=after, before=before)
+        clause = where_clause(table, where, "?", (column,)) + bounds
+        params = [*where.values(), *limits]
         rows = self.db.execute(
             f"SELECT * FROM {PREFIX}{table} WHERE {clause} AND {column} IS NOT NULL", params
         ).fetchall()
@@ -532,15 +540,12 @@ class SQLiteViewStore(PagedCatchUp):
         students: Collection[str],
         before: str | None = None,
     ) -> dict[str, int]:
-        sql = f"SELECT student_id, categories, COUNT(*) FROM {PREFIX}observations WHERE school = ?"
-        params: list[object] = [school]
-        if since is not None:
-            sql += " AND recorded_at > ?"
-            params.append(since)
-        if before is not None:
-            sql += " AND recorded_at < ?"
-            params.append(before)
-        sql += " GROUP BY student_id, categories"
+        bounds, limits = range_clause("recorded_at", "?", after=since, before=before)
+        sql = (
+            f"SELECT student_id, categories, COUNT(*) FROM {PREFIX}observations "
+            f"WHERE school = ?{bounds} GROUP BY student_id, categories"
+        )
+        params = [school, *limits]
         return count_students_categories(
             ((row[0], row[1], row[2]) for row in self.db.execute(sql, params)), students
         )
@@ -548,15 +553,12 @@ class SQLiteViewStore(PagedCatchUp):
     def event_type_counts(
         self, *, school: str, since: str | None, before: str | None = None
     ) -> dict[str, int]:
-        sql = f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?"
-        params: list[object] = [school]
-        if since is not None:
-            sql += " AND recorded_at > ?"
-            params.append(since)
-        if before is not None:
-            sql += " AND recorded_at < ?"
-            params.append(before)
-        sql += " AND event_type NOT LIKE 'AccessLog.%' GROUP BY event_type"
+        bounds, limits = range_clause("recorded_at", "?", after=since, before=before)
+        sql = (
+            f"SELECT event_type, COUNT(*) FROM {PREFIX}events WHERE school = ?{bounds} "
+            "AND event_type NOT LIKE 'AccessLog.%' GROUP BY event_type"
+        )
+        params = [school, *limits]
         return {row[0]: int(row[1]) for row in self.db.execute(sql, params)}
 
     def history_rows(self, student_id: str, *, until: str | None = None) -> list[dict[str, Any]]:
