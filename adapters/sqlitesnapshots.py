@@ -115,6 +115,7 @@ class SQLiteStreamReader:
         self.datastore = events.datastore
         self._snapshots = snapshots.select_events_statement
         self._events = events.select_events_statement
+        self._after = self._events + "AND originator_version>? ORDER BY originator_version ASC "
 
     @staticmethod
     def fits(snapshots: SQLiteAggregateRecorder, events: SQLiteAggregateRecorder) -> bool:
@@ -155,10 +156,7 @@ class SQLiteStreamReader:
     def after(self, originator_id: UUID, gt: int) -> list[StoredEvent]:
         """The stream's events after version ``gt`` (the library's statement)."""
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                self._events + "AND originator_version>? ORDER BY originator_version ASC ",
-                [originator_id.hex, gt],
-            )
+            cursor.execute(self._after, [originator_id.hex, gt])
             return [self._stored(originator_id, row) for row in cursor.fetchall()]
 
     @staticmethod
